@@ -1,0 +1,286 @@
+import DataLoader from 'dataloader';
+import type { NexudusConfig } from '../../src/config.js';
+import type { Context, VendorDeps } from '../../src/context.js';
+import {
+  BadUserInputError,
+  ForbiddenError,
+  NotFoundError,
+  SwitchboardError,
+  UnauthenticatedError,
+  UpstreamError,
+  errorFromStatus,
+  vendorMessage,
+} from '../../src/errors.js';
+import { parseJson, UpstreamClient, type UpstreamCall, type UpstreamResponse } from '../../src/http.js';
+import type { RateRule } from '../../src/rate-limit.js';
+import type { SessionRecord, StoredLogin } from '../../src/sessions.js';
+import { jwtTimes, withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
+import type { ImpersonationRecord, NexudusEnvelope, NexudusTokenAnswer, NexudusUserRecord } from './models.js';
+
+const VENDOR = 'NEXUDUS' as const;
+export const NEXUDUS_SLOT = 'NEXUDUS';
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** What a session keeps, sealed, to log in again when the bearer is rejected or evicted. */
+interface SealedCredentials {
+  email: string;
+  password: string;
+  totp?: string;
+}
+
+interface LoginMeta {
+  userId: number;
+  email: string | null;
+}
+
+/**
+ * Nexudus: bearer tokens from `POST /api/token` (form-urlencoded), the members portal at
+ * NEXUDUS_SPACE_URL, impersonation on the API host. Nexudus throttles with 409 + Retry-After,
+ * not 429; calls are paced per identity under 1 per 100 ms and NEXUDUS_RATE_LIMIT per minute.
+ */
+export class NexudusClient {
+  readonly api: UpstreamClient;
+  readonly portal: UpstreamClient;
+  private readonly rules: RateRule[];
+
+  constructor(
+    readonly config: NexudusConfig,
+    private readonly deps: VendorDeps,
+  ) {
+    const common = {
+      vendor: VENDOR,
+      timeoutMs: deps.config.upstreamTimeoutMs,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      limiter: deps.limiter,
+      throttleStatuses: [409, 429],
+    };
+    this.api = new UpstreamClient({ ...common, baseUrl: config.url });
+    this.portal = config.spaceUrl === config.url ? this.api : new UpstreamClient({ ...common, baseUrl: config.spaceUrl });
+    this.rules = [
+      ...(config.minIntervalMs > 0 ? [{ limit: 1, windowMs: config.minIntervalMs }] : []),
+      { limit: config.rateLimit, windowMs: 60_000 },
+      { limit: 5000, windowMs: 3_600_000 },
+    ];
+  }
+
+  forRequest(ctx: Context): NexudusDataSource {
+    return new NexudusDataSource(this, ctx);
+  }
+
+  async close(): Promise<void> {
+    await this.api.close();
+    if (this.portal !== this.api) await this.portal.close();
+  }
+
+  /** Pacing key: Nexudus counts per API user; anonymous calls share one budget. */
+  rate(identity: string): UpstreamCall['rate'] {
+    return { key: `nexudus:${identity}`, rules: this.rules };
+  }
+
+  tokenKey(creds: SealedCredentials): string {
+    return this.deps.tokens.key(VENDOR, this.config.url, creds.email.toLowerCase(), creds.password, creds.totp ?? '');
+  }
+
+  /** Password grant, then `/en/user/me` for the subject; both cached with the token. */
+  login(creds: SealedCredentials, key: string): () => Promise<TokenGrant<LoginMeta>> {
+    return async () => {
+      const res = await this.api.request({
+        operation: 'token.password',
+        method: 'POST',
+        path: '/api/token',
+        form: { grant_type: 'password', username: creds.email, password: creds.password, ...(creds.totp ? { totp: creds.totp } : {}) },
+        rate: this.rate(key),
+      });
+      if (res.status === 400 || res.status === 401) {
+        const body = safeJson<{ error?: string; error_description?: string }>(res);
+        if (body?.error === 'invalid_grant' || res.status === 401) throw new UnauthenticatedError('Wrong email, password or one-time code', { vendor: VENDOR });
+        throw new UpstreamError(VENDOR, `Nexudus refused the token request: ${vendorMessage(body?.error) ?? `HTTP ${res.status}`}`);
+      }
+      if (res.status !== 200) throw errorFromStatus(VENDOR, { status: res.status });
+      const answer = parseJson<Partial<NexudusTokenAnswer>>(VENDOR, res);
+      if (typeof answer.access_token !== 'string' || !answer.access_token) throw new UpstreamError(VENDOR, 'The Nexudus token answer has no access_token');
+      const me = await this.me(answer.access_token, key);
+      if (!me.ok) throw me.status === 401 ? new UpstreamError(VENDOR, 'Nexudus refused a token it had just issued') : this.mapError(me.res);
+      const lifetime = Number(answer.expires_in);
+      return {
+        token: answer.access_token,
+        expiresAt: Number.isFinite(lifetime) && lifetime > 0 ? Date.now() + lifetime * 1000 : undefined,
+        meta: { userId: me.user.Id, email: me.user.Email ?? null },
+      };
+    };
+  }
+
+  /** `GET /en/user/me` with a bearer. */
+  async me(token: string, identity: string): Promise<{ ok: true; user: NexudusUserRecord } | { ok: false; status: number; res: UpstreamResponse }> {
+    const res = await this.portal.request({
+      operation: 'user.me',
+      method: 'GET',
+      path: '/en/user/me',
+      read: true,
+      rate: this.rate(identity),
+      auth: async () => ({ authorization: `Bearer ${token}` }),
+    });
+    if (res.status !== 200) return { ok: false, status: res.status, res };
+    const user = parseJson<NexudusUserRecord>(VENDOR, res);
+    if (!user || typeof user !== 'object' || typeof user.Id !== 'number') throw new UpstreamError(VENDOR, 'The Nexudus user record has no Id');
+    return { ok: true, user };
+  }
+
+  credentials(login: StoredLogin): SealedCredentials {
+    const creds = this.deps.sealer.openJson<SealedCredentials>(login.sealed);
+    if (!creds) throw new UnauthenticatedError('The Nexudus login of this session is unusable; log in again', { vendor: VENDOR });
+    return creds;
+  }
+
+  /** The one place Nexudus answers become gateway errors. */
+  mapError(res: UpstreamResponse): SwitchboardError {
+    const envelope = safeJson<NexudusEnvelope>(res);
+    const message = vendorMessage(envelope?.Message ?? envelope?.Errors?.[0]?.Message);
+    const status = typeof envelope?.Status === 'number' && envelope.Status >= 400 ? envelope.Status : res.status;
+    if (status === 401 || status === 403) {
+      // An envelope with 401 is Nexudus saying "this user may not"; a bare 401 is a bad token.
+      return envelope ? new ForbiddenError(message ?? 'This Nexudus login may not do that (needs role ADMIN or User-Edit)', { vendor: VENDOR }) : new UnauthenticatedError('The Nexudus login is no longer valid; log in again', { vendor: VENDOR });
+    }
+    if (status === 404) return new NotFoundError(message ?? 'Nexudus has no such user', { vendor: VENDOR });
+    if (status === 400 && envelope?.Errors?.[0]) {
+      const e = envelope.Errors[0];
+      return new BadUserInputError(vendorMessage(e.Message) ?? 'Nexudus rejected the input', e.PropertyName ?? undefined, { vendor: VENDOR });
+    }
+    return errorFromStatus(VENDOR, { status: status >= 400 ? status : res.status, message });
+  }
+}
+
+function safeJson<T>(res: UpstreamResponse): T | undefined {
+  if (!res.text.trim()) return undefined;
+  try {
+    return JSON.parse(res.text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per-request face of the Nexudus client. */
+export class NexudusDataSource {
+  /** `/en/user/me` once per request per login, however many fields ask. */
+  private readonly meLoader: DataLoader<string, NexudusUserRecord>;
+
+  constructor(
+    private readonly client: NexudusClient,
+    private readonly ctx: Context,
+  ) {
+    this.meLoader = new DataLoader((keys) => Promise.all(keys.map((k) => this.loadMe(k).catch((e: unknown) => e as Error))), { batch: false });
+  }
+
+  async login(email: string, password: string, totp?: string | null): Promise<StoredLogin> {
+    const { client, ctx } = this;
+    if (!EMAIL.test(email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    if (!password) throw new BadUserInputError('password: must not be empty', 'password', { vendor: VENDOR });
+    const creds: SealedCredentials = { email, password, ...(totp ? { totp } : {}) };
+    const key = client.tokenKey(creds);
+    const entry = await ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, () =>
+      ctx.services.tokens.get(VENDOR, key, client.login(creds, key), 3_600_000),
+    );
+    const meta = entry.meta as LoginMeta | undefined;
+    return {
+      vendor: VENDOR,
+      slot: NEXUDUS_SLOT,
+      subject: meta?.email ?? email,
+      expiresAt: entry.expiresAt,
+      tokenKey: key,
+      sealed: ctx.services.sealer.sealJson(creds),
+      profile: { userId: meta?.userId },
+    };
+  }
+
+  private sessionLogin(session: SessionRecord | undefined): StoredLogin {
+    const login = session?.logins.find((l) => l.slot === NEXUDUS_SLOT);
+    if (!login) throw new UnauthenticatedError('This session holds no Nexudus login: use loginNexudus first', { vendor: VENDOR });
+    return login;
+  }
+
+  /**
+   * A call with the session's bearer. A bare 401 means the bearer went stale: drop it and log in
+   * again, once, with the credentials the session keeps.
+   */
+  private withBearer(login: StoredLogin, send: (token: () => Promise<string>) => Promise<UpstreamResponse>): Promise<UpstreamResponse> {
+    const { client, ctx } = this;
+    const creds = client.credentials(login);
+    const key = login.tokenKey ?? client.tokenKey(creds);
+    return withTokenRetry(ctx.services.tokens, VENDOR, key, client.login(creds, key), send, (res) => res.status === 401 && !res.text.trim(), 3_600_000);
+  }
+
+  private async loadMe(slotKey: string): Promise<NexudusUserRecord> {
+    const session = await this.ctx.session();
+    const login = this.sessionLogin(session);
+    const key = login.tokenKey ?? slotKey;
+    let record: NexudusUserRecord | undefined;
+    const res = await this.withBearer(login, async (token) => {
+      const r = await this.client.me(await token(), key);
+      if (r.ok) record = r.user;
+      return r.ok ? { status: 200, headers: {}, text: '' } : r.res;
+    });
+    if (record) return record;
+    throw this.client.mapError(res);
+  }
+
+  /** The session's Nexudus member, or UNAUTHENTICATED without a Nexudus login. */
+  async me(): Promise<NexudusUserRecord> {
+    const login = this.sessionLogin(await this.ctx.session());
+    return this.meLoader.load(login.tokenKey ?? NEXUDUS_SLOT);
+  }
+
+  /** For Session.nexudusUser: null when the session has no Nexudus login. */
+  async meIfLoggedIn(session: SessionRecord): Promise<NexudusUserRecord | null> {
+    const login = session.logins.find((l) => l.slot === NEXUDUS_SLOT);
+    if (!login) return null;
+    return this.meLoader.load(login.tokenKey ?? NEXUDUS_SLOT);
+  }
+
+  /** `GET /en/user/exists?email=`: public, a bare true/false. */
+  async exists(email: string): Promise<boolean> {
+    if (!EMAIL.test(email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    const res = await this.client.portal.request({
+      operation: 'user.exists',
+      method: 'GET',
+      path: '/en/user/exists',
+      query: { email },
+      read: true,
+      rate: this.client.rate('anonymous'),
+    });
+    if (res.status !== 200) throw this.client.mapError(res);
+    const text = res.text.trim().toLowerCase();
+    if (text === 'true' || text === '"true"') return true;
+    if (text === 'false' || text === '"false"') return false;
+    throw new UpstreamError(VENDOR, 'Nexudus answered something other than true or false');
+  }
+
+  /** A one-time members-portal token for another user, with the session's bearer. */
+  async impersonate(userId: string): Promise<ImpersonationRecord> {
+    const login = this.sessionLogin(await this.ctx.session());
+    if (!/^\d{1,18}$/.test(userId)) throw new BadUserInputError('userId: a Nexudus user id is a number', 'userId', { vendor: VENDOR });
+    const key = login.tokenKey ?? NEXUDUS_SLOT;
+    const res = await this.withBearer(login, (token) =>
+      this.client.api.request({
+        operation: 'user.impersonate',
+        method: 'GET',
+        path: `/api/sys/users/${userId}/token/refresh`,
+        rate: this.client.rate(key),
+        auth: async () => ({ authorization: `Bearer ${await token()}` }),
+      }),
+    );
+    const envelope = safeJson<NexudusEnvelope<unknown>>(res);
+    if (res.status !== 200 || !envelope || envelope.WasSuccessful !== true) {
+      if (res.status === 200 && !envelope) throw new UpstreamError(VENDOR, 'Nexudus answered something that is not JSON');
+      throw this.client.mapError(res);
+    }
+    if (typeof envelope.Value !== 'string' || !envelope.Value) throw new UpstreamError(VENDOR, 'The Nexudus impersonation answer has no token');
+    const token = envelope.Value;
+    return {
+      userId,
+      token,
+      loginUrl: `${this.client.config.spaceUrl}/en/user/login?t=${encodeURIComponent(token)}`,
+      expiresAt: jwtTimes(token).expiresAt,
+    };
+  }
+}

@@ -1,0 +1,336 @@
+import type { TLSSocket } from 'node:tls';
+import DataLoader from 'dataloader';
+import { buildConnector } from 'undici';
+import type { NurevaConfig, NurevaDeviceConfig } from '../../src/config.js';
+import type { Context, VendorDeps } from '../../src/context.js';
+import {
+  BadUserInputError,
+  ForbiddenError,
+  NotFoundError,
+  SwitchboardError,
+  UnauthenticatedError,
+  UpstreamError,
+  errorFromStatus,
+  vendorMessage,
+} from '../../src/errors.js';
+import { CertificateMismatchError, parseJson, UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/http.js';
+import type { RateRule } from '../../src/rate-limit.js';
+import type { NurevaAccountName, SessionRecord, StoredLogin } from '../../src/sessions.js';
+import { withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
+import type { DeviceRecord, NurevaAudio, NurevaErrorEnvelope, NurevaHardware } from './models.js';
+
+const VENDOR = 'NUREVA' as const;
+const ACCOUNT_RANK: Record<NurevaAccountName, number> = { MONITOR: 0, GENERAL: 1, INTEGRATOR: 2, ADMIN: 3 };
+/** authParameters are opaque and carry no expiry: keep them half a day, or until a 401. */
+const AUTH_TTL_MS = 12 * 3_600_000;
+
+export const nurevaSlot = (deviceId: string) => `NUREVA:${deviceId}`;
+
+export interface AudioInput {
+  microphoneMute?: boolean | null;
+  audienceMute?: boolean | null;
+  microphoneGain?: number | null;
+  speakerTrebleLevel?: number | null;
+  speakerBassLevel?: number | null;
+  echoReductionLevel?: string | null;
+  noiseReductionLevel?: string | null;
+  voiceAmplificationEnabled?: boolean | null;
+  voiceAmplificationLevel?: number | null;
+}
+
+const RANGES: Partial<Record<keyof AudioInput, [number, number]>> = {
+  microphoneGain: [-6, 12],
+  speakerTrebleLevel: [0, 100],
+  speakerBassLevel: [0, 100],
+  voiceAmplificationLevel: [0, 40],
+};
+const LEVELS = ['Low', 'Medium', 'High'];
+
+/** Checks every field before any call; the device remains the final judge of what it supports. */
+export function validateAudioInput(input: AudioInput): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(input) as Array<[keyof AudioInput, unknown]>) {
+    if (value === undefined) continue;
+    if (value === null) throw new BadUserInputError(`${field}: a device setting cannot be null; leave it out to keep it`, field, { vendor: VENDOR });
+    const range = RANGES[field];
+    if (range && (typeof value !== 'number' || value < range[0] || value > range[1])) {
+      throw new BadUserInputError(`${field}: must be from ${range[0]} to ${range[1]}`, field, { vendor: VENDOR });
+    }
+    if ((field === 'echoReductionLevel' || field === 'noiseReductionLevel') && !LEVELS.includes(value as string)) {
+      throw new BadUserInputError(`${field}: must be Low, Medium or High`, field, { vendor: VENDOR });
+    }
+    body[field] = value;
+  }
+  if (Object.keys(body).length === 0) throw new BadUserInputError('input: give at least one setting to change', 'input', { vendor: VENDOR });
+  return body;
+}
+
+/**
+ * Certificate pinning: the TLS handshake completes, the peer certificate's SHA-256 fingerprint is
+ * compared with the registry's, and on a mismatch the socket is destroyed before undici writes a
+ * single byte of the request, so no password ever reaches an impostor.
+ */
+export function pinnedConnector(fingerprint256: string): buildConnector.connector {
+  // No session resumption: a resumed TLS session carries no peer certificate to check.
+  const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
+  const expected = fingerprint256.toUpperCase();
+  return (options, callback) =>
+    base(options, (error, socket) => {
+      if (error || !socket) return callback(error ?? new Error('TLS connection failed'), null);
+      const actual = (socket as TLSSocket).getPeerCertificate?.()?.fingerprint256?.toUpperCase();
+      if (actual !== expected) {
+        socket.destroy();
+        return callback(new CertificateMismatchError(), null);
+      }
+      return callback(null, socket);
+    });
+}
+
+function tlsFor(device: NurevaDeviceConfig): buildConnector.BuildOptions | buildConnector.connector | undefined {
+  if (!device.url.startsWith('https:')) return undefined;
+  if (device.fingerprint256) return pinnedConnector(device.fingerprint256);
+  if (device.ca) return { ca: device.ca, rejectUnauthorized: true };
+  return { rejectUnauthorized: false };
+}
+
+interface DeviceClient {
+  device: DeviceRecord;
+  http: UpstreamClient;
+}
+
+/**
+ * Nureva HDL310/410 bars, each its own REST API. Only devices in NUREVA_DEVICES exist for the
+ * gateway: every lookup goes through the registry by id, and each device's connection pool is
+ * bound to its registered origin, so no input can steer a request anywhere else.
+ */
+export class NurevaClient {
+  private readonly registry = new Map<string, DeviceClient>();
+  private readonly rules: RateRule[];
+
+  constructor(
+    readonly config: NurevaConfig,
+    private readonly deps: VendorDeps,
+  ) {
+    this.rules = [{ limit: config.rateLimit, windowMs: 60_000 }];
+    for (const device of config.devices) {
+      if (device.insecureTls && !device.fingerprint256 && !device.ca) {
+        deps.logger.warn({ vendor: VENDOR, device: device.id }, 'TLS certificate checks are OFF for this Nureva device (insecureTls: true)');
+      }
+      const http = new UpstreamClient({
+        vendor: VENDOR,
+        baseUrl: device.url,
+        timeoutMs: deps.config.upstreamTimeoutMs,
+        metrics: deps.metrics,
+        logger: deps.logger,
+        limiter: deps.limiter,
+        connect: tlsFor(device),
+        connections: 8,
+        throttleStatuses: [429, 409],
+      });
+      this.registry.set(device.id, { device, http });
+    }
+  }
+
+  forRequest(ctx: Context): NurevaDataSource {
+    return new NurevaDataSource(this, ctx);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.registry.values()].map((d) => d.http.close()));
+  }
+
+  list(): DeviceRecord[] {
+    return [...this.registry.values()].map((d) => d.device);
+  }
+
+  find(id: string): DeviceRecord | undefined {
+    return this.registry.get(id)?.device;
+  }
+
+  /** The registered device, or NOT_FOUND; nothing is contacted for an unknown id. */
+  entry(id: string): DeviceClient {
+    const d = this.registry.get(id);
+    if (!d) throw new NotFoundError('No registered Nureva device has this id', { vendor: VENDOR });
+    return d;
+  }
+
+  tokenKey(deviceId: string, account: NurevaAccountName, password: string): string {
+    const { device } = this.entry(deviceId);
+    return this.deps.tokens.key(VENDOR, device.id, device.url, account, password);
+  }
+
+  private headers(): Record<string, string> {
+    return { 'nureva-client-id': this.config.clientId, 'nureva-client-version': this.config.clientVersion };
+  }
+
+  async send(deviceId: string, operation: string, method: HttpMethod, path: string, init: { json?: unknown; auth?: () => Promise<Record<string, string>>; read?: boolean } = {}): Promise<UpstreamResponse> {
+    const { http } = this.entry(deviceId);
+    return http.request({
+      operation,
+      method,
+      path,
+      json: init.json,
+      headers: this.headers(),
+      auth: init.auth,
+      read: init.read,
+      rate: { key: `nureva:${deviceId}`, rules: this.rules },
+    });
+  }
+
+  /** `POST /api/v1/auth/login` with the lowercase account. */
+  login(deviceId: string, account: NurevaAccountName, password: string): () => Promise<TokenGrant> {
+    return async () => {
+      const res = await this.send(deviceId, 'auth.login', 'POST', '/api/v1/auth/login', { json: { account: account.toLowerCase(), password } });
+      if (res.status === 401) throw new UnauthenticatedError('The device refused this account and password', { vendor: VENDOR });
+      if (res.status !== 200) throw this.mapError(res);
+      const body = parseJson<{ authParameters?: unknown }>(VENDOR, res);
+      if (typeof body.authParameters !== 'string' || !body.authParameters) throw new UpstreamError(VENDOR, 'The device login answer has no authParameters');
+      return { token: body.authParameters };
+    };
+  }
+
+  password(login: StoredLogin): string {
+    const sealed = this.deps.sealer.openJson<{ password: string }>(login.sealed);
+    if (!sealed) throw new UnauthenticatedError('The Nureva login of this session is unusable; log in again', { vendor: VENDOR });
+    return sealed.password;
+  }
+
+  /** The one place device answers become gateway errors. */
+  mapError(res: UpstreamResponse): SwitchboardError {
+    let message: string | undefined;
+    try {
+      message = (JSON.parse(res.text) as NurevaErrorEnvelope).errors?.[0]?.message;
+    } catch {
+      message = res.text.trim() || undefined;
+    }
+    const unsupported = /Unsupported Attributes?:\s*([\w,\s]+)\.?/i.exec(message ?? '');
+    if (res.status === 400 && unsupported) {
+      const field = unsupported[1]!.split(',')[0]!.trim();
+      return new BadUserInputError(`${field}: this device does not support this setting`, field, { vendor: VENDOR });
+    }
+    if (res.status === 403) return new ForbiddenError(vendorMessage(message) ?? 'This device account may not do that', { vendor: VENDOR });
+    if (res.status === 401) return new UnauthenticatedError('The device no longer accepts this login; log in again', { vendor: VENDOR });
+    return errorFromStatus(VENDOR, { status: res.status, message });
+  }
+
+  toLogin(deviceId: string, account: NurevaAccountName, password: string, tokenKey: string): StoredLogin {
+    return {
+      vendor: VENDOR,
+      slot: nurevaSlot(deviceId),
+      subject: `${account.toLowerCase()}@${deviceId}`,
+      deviceId,
+      account,
+      tokenKey,
+      sealed: this.deps.sealer.sealJson({ password }),
+    };
+  }
+}
+
+/** Per-request face: audio and hardware loaded once per device per request. */
+export class NurevaDataSource {
+  private readonly audioLoader: DataLoader<string, NurevaAudio>;
+  private readonly hardwareLoader: DataLoader<string, NurevaHardware>;
+
+  constructor(
+    private readonly client: NurevaClient,
+    private readonly ctx: Context,
+  ) {
+    const each = <T>(load: (id: string) => Promise<T>) => (ids: readonly string[]) => Promise.all(ids.map((id) => load(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+    this.audioLoader = new DataLoader(each((id) => this.read<NurevaAudio>(id, 'audio.get', '/api/v1/audio')));
+    this.hardwareLoader = new DataLoader(each((id) => this.read<NurevaHardware>(id, 'audio.hardware', '/api/v1/audio/hardware')));
+  }
+
+  list(): DeviceRecord[] {
+    return this.client.list();
+  }
+
+  find(id: string): DeviceRecord | null {
+    return this.client.find(id) ?? null;
+  }
+
+  async login(deviceId: string, account: NurevaAccountName, password: string): Promise<StoredLogin> {
+    const { client, ctx } = this;
+    client.entry(deviceId);
+    const key = client.tokenKey(deviceId, account, password);
+    await ctx.services.loginThrottle.attempt(VENDOR, `${deviceId}/${account}`, ctx.request.clientAddress, () =>
+      ctx.services.tokens.get(VENDOR, key, client.login(deviceId, account, password), AUTH_TTL_MS),
+    );
+    return client.toLogin(deviceId, account, password, key);
+  }
+
+  private loginFor(session: SessionRecord | undefined, deviceId: string): StoredLogin {
+    const login = session?.logins.find((l) => l.slot === nurevaSlot(deviceId));
+    if (!login) throw new UnauthenticatedError(`This session holds no Nureva login for device ${deviceId}: use loginNureva first`, { vendor: VENDOR });
+    return login;
+  }
+
+  /**
+   * A call with the session's authParameters for the device. A 401 means the device rotated them
+   * (its account details changed): drop them, log in again once, repeat the call.
+   */
+  private async authed(deviceId: string, operation: string, method: HttpMethod, path: string, init: { json?: unknown; read?: boolean } = {}): Promise<UpstreamResponse> {
+    const { client, ctx } = this;
+    client.entry(deviceId);
+    const login = this.loginFor(await ctx.session(), deviceId);
+    const account = login.account ?? 'GENERAL';
+    const password = client.password(login);
+    const key = login.tokenKey ?? client.tokenKey(deviceId, account, password);
+    return withTokenRetry(
+      ctx.services.tokens,
+      VENDOR,
+      key,
+      client.login(deviceId, account, password),
+      (token) => client.send(deviceId, operation, method, path, { ...init, auth: async () => ({ authorization: `Nureva ${await token()}` }) }),
+      (res) => res.status === 401,
+      AUTH_TTL_MS,
+    );
+  }
+
+  private async read<T>(deviceId: string, operation: string, path: string): Promise<T> {
+    const res = await this.authed(deviceId, operation, 'GET', path, { read: true });
+    if (res.status !== 200) throw this.client.mapError(res);
+    const body = parseJson<T>(VENDOR, res);
+    if (!body || typeof body !== 'object') throw new UpstreamError(VENDOR, 'The device answered something that is not an object');
+    return body;
+  }
+
+  audio(deviceId: string): Promise<NurevaAudio> {
+    return this.audioLoader.load(deviceId);
+  }
+
+  hardware(deviceId: string): Promise<NurevaHardware> {
+    return this.hardwareLoader.load(deviceId);
+  }
+
+  private async requireWriter(deviceId: string): Promise<void> {
+    this.client.entry(deviceId);
+    const login = this.loginFor(await this.ctx.session(), deviceId);
+    if (ACCOUNT_RANK[login.account ?? 'GENERAL'] < ACCOUNT_RANK.GENERAL) {
+      throw new ForbiddenError('Changing audio needs a GENERAL or higher account on this device', { vendor: VENDOR });
+    }
+  }
+
+  /** `PATCH /api/v1/audio` with only the fields given, then the settings as they now are. */
+  async updateAudio(deviceId: string, input: AudioInput): Promise<NurevaAudio> {
+    await this.requireWriter(deviceId);
+    const body = validateAudioInput(input);
+    const res = await this.authed(deviceId, 'audio.patch', 'PATCH', '/api/v1/audio', { json: body });
+    if (res.status !== 200 && res.status !== 204) throw this.client.mapError(res);
+    return this.fresh(deviceId);
+  }
+
+  /** `PUT /api/v1/audio/volume/change`, then the settings as they now are. */
+  async changeVolume(deviceId: string, direction: 'UP' | 'DOWN'): Promise<NurevaAudio> {
+    await this.requireWriter(deviceId);
+    const res = await this.authed(deviceId, 'audio.volume', 'PUT', '/api/v1/audio/volume/change', {
+      json: { operation: direction === 'UP' ? 'increment' : 'decrement' },
+    });
+    if (res.status !== 200 && res.status !== 204) throw this.client.mapError(res);
+    return this.fresh(deviceId);
+  }
+
+  private fresh(deviceId: string): Promise<NurevaAudio> {
+    this.audioLoader.clear(deviceId);
+    return this.audioLoader.load(deviceId);
+  }
+}

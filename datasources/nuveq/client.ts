@@ -1,0 +1,145 @@
+import DataLoader from 'dataloader';
+import type { NuveqConfig } from '../../src/config.js';
+import type { Context, VendorDeps } from '../../src/context.js';
+import { BadUserInputError, UnauthenticatedError, UpstreamError, errorFromStatus, vendorMessage } from '../../src/errors.js';
+import { UpstreamClient, type UpstreamResponse } from '../../src/http.js';
+import { AdaptiveConcurrency } from '../../src/rate-limit.js';
+import type { NuveqUserData, NuveqUserDetailRequest, NuveqUserRecord } from './models.js';
+
+const VENDOR = 'NUVEQ' as const;
+const USER_ID = /^\d{1,15}$/;
+
+/*
+ * Nuveq does not document its error envelope. What the vendor facts assume, and what this client
+ * accepts: `{"error": "<message>"}` with HTTP 200 or a 4xx. The message decides what it means.
+ */
+const UNKNOWN_USER = /user\s+(was\s+)?not\s+found|no\s+(such\s+)?user|user\b.*\bdoes\s*n.?t\s+exist|unknown\s+user|invalid\s+user\s+id/i;
+const BAD_KEY = /api\s*key|token[_\s]?key|unauthori[sz]ed|invalid\s+key|key\s+is\s+invalid|access\s+denied|rejected/i;
+const BAD_ACCOUNT = /api[_\s]?id|owner|account|site/i;
+const BAD_PORT = /\bport\b/i;
+
+/**
+ * The Nuveq api-port API: one POST endpoint, the operation chosen by `port`, the API key in the
+ * body. There is no batch endpoint, so a batch of users is parallel POSTs under a process-wide
+ * concurrency limit that halves while Nuveq throttles and grows back after.
+ */
+export class NuveqClient {
+  readonly http: UpstreamClient;
+  readonly concurrency: AdaptiveConcurrency;
+
+  constructor(
+    readonly config: NuveqConfig,
+    private readonly deps: VendorDeps,
+  ) {
+    this.concurrency = new AdaptiveConcurrency(config.concurrency);
+    this.http = new UpstreamClient({
+      vendor: VENDOR,
+      baseUrl: config.url,
+      timeoutMs: deps.config.upstreamTimeoutMs,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      concurrency: this.concurrency,
+      throttleStatuses: [429, 503],
+      connections: config.concurrency * 2,
+    });
+  }
+
+  forRequest(ctx: Context): NuveqDataSource {
+    return new NuveqDataSource(this, ctx);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  /** One User Detail call: the user, or null when Nuveq knows no such user. */
+  async fetchUser(userId: string): Promise<NuveqUserRecord | null> {
+    const body: NuveqUserDetailRequest = { port: this.config.port, api_id: this.config.apiId, user_id: Number(userId), token_key: this.config.tokenKey };
+    // The endpoint is the base URL itself (`.../api/`).
+    const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', json: body, read: true });
+    const parsed = this.parse(res);
+    if (parsed === undefined) {
+      if (res.status >= 500) throw errorFromStatus(VENDOR, { status: res.status });
+      throw new UpstreamError(VENDOR, `Nuveq answered something that is not JSON (HTTP ${res.status})`);
+    }
+    const data = parsed.data;
+    if (res.status < 300 && data && typeof data === 'object' && !Array.isArray(data)) {
+      return Object.keys(data).length > 0 ? { userId, data: data as NuveqUserData, timeZone: this.config.timeZone } : null;
+    }
+    const message = typeof parsed.error === 'string' ? parsed.error : typeof parsed.message === 'string' ? parsed.message : typeof data === 'string' ? data : undefined;
+    if (message === undefined && res.status < 300 && (data === null || data === undefined)) return null;
+    return this.classify(res.status, message);
+  }
+
+  private parse(res: UpstreamResponse): Record<string, unknown> | undefined {
+    try {
+      const v = JSON.parse(res.text) as unknown;
+      return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The one place Nuveq's error strings become answers or gateway errors. */
+  private classify(status: number, message: string | undefined): null {
+    const text = message ?? '';
+    if (UNKNOWN_USER.test(text) && !BAD_KEY.test(text)) return null;
+    const operator = (variable: string, what: string): never => {
+      this.deps.logger.error({ vendor: VENDOR, status, variable }, `Nuveq rejected the gateway's ${what}: check ${variable}`);
+      throw new UpstreamError(VENDOR, 'Nuveq rejected the gateway configuration; the operator has been notified');
+    };
+    if (status === 401 || status === 403 || BAD_KEY.test(text)) operator('NUVEQ_TOKEN_KEY', 'API key');
+    if (BAD_PORT.test(text)) operator('NUVEQ_PORT', 'port');
+    if (BAD_ACCOUNT.test(text)) operator('NUVEQ_API_ID', 'account id');
+    // A 404 that is not about a user is the endpoint itself missing.
+    if (status === 404) operator('NUVEQ_URL', 'endpoint URL');
+    if (status >= 500) throw errorFromStatus(VENDOR, { status, message });
+    throw new UpstreamError(VENDOR, `Nuveq failed: ${vendorMessage(text) ?? `HTTP ${status}`}`);
+  }
+}
+
+/** Per-request face: one DataLoader, so every user is fetched once per request. */
+export class NuveqDataSource {
+  private readonly loader: DataLoader<string, NuveqUserRecord | null>;
+
+  constructor(
+    private readonly client: NuveqClient,
+    private readonly ctx: Context,
+  ) {
+    this.loader = new DataLoader(async (ids) => {
+      const results = await Promise.all(ids.map((id) => this.client.fetchUser(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+      // A failed answer is never kept: asking again (in this request) asks Nuveq again.
+      results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));
+      return results;
+    });
+  }
+
+  private async authorize(): Promise<void> {
+    if (this.client.config.allowAnonymous) return;
+    if (!(await this.ctx.session())) {
+      throw new UnauthenticatedError(this.ctx.request.token ? 'The session token is invalid, expired or revoked' : 'Nuveq users need a session: log in first', { vendor: VENDOR });
+    }
+  }
+
+  private static normalize(userId: string): string {
+    const id = userId.trim();
+    if (!USER_ID.test(id)) throw new BadUserInputError(`userId: "${id.slice(0, 32)}" is not a Nuveq user id (digits only)`, 'userId', { vendor: VENDOR });
+    return String(Number(id));
+  }
+
+  async user(userId: string): Promise<NuveqUserRecord | null> {
+    const id = NuveqDataSource.normalize(userId);
+    await this.authorize();
+    return this.loader.load(id);
+  }
+
+  /**
+   * In the order asked, null where unknown. One promise per id (DataLoader batches them into one
+   * round), so a user that fails is an error at its own index, not for the whole list.
+   */
+  async users(userIds: readonly string[]): Promise<Array<Promise<NuveqUserRecord | null>>> {
+    const ids = userIds.map(NuveqDataSource.normalize);
+    await this.authorize();
+    return ids.map((id) => this.loader.load(id));
+  }
+}

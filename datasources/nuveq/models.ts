@@ -1,0 +1,35 @@
+/** Raw shapes of the Nuveq api-port API (vendor-docs/nuveq-public-api.txt). */
+
+/** The User Detail port's `data`. Ids may be strings or numbers; empty values arrive as "". */
+export interface NuveqUserData {
+  email?: string | null;
+  name?: string | null;
+  phone?: string | null;
+  photo?: string | null;
+  staff_number?: string | number | null;
+  /** `2022-12-22 08:30:00`, no zone. */
+  last_seen_at?: string | null;
+  expires_at?: string | null;
+  gender?: string | null;
+  department_id?: string | number | null;
+  post_id?: string | number | null;
+  role_id?: string | number | null;
+  department_name?: string | null;
+  role_name?: string | null;
+  post_name?: string | null;
+  access_group_1_description?: string | null;
+}
+
+/** A user as the datasource returns it: the vendor's data, the id asked for, and the zone its dates are in. */
+export interface NuveqUserRecord {
+  userId: string;
+  data: NuveqUserData;
+  timeZone: string;
+}
+
+export interface NuveqUserDetailRequest {
+  port: string;
+  api_id: number;
+  user_id: number;
+  token_key: string;
+}

@@ -1,0 +1,335 @@
+import { randomUUID } from 'node:crypto';
+import type { PlatformConfig } from '../../src/config.js';
+import type { Context, VendorDeps } from '../../src/context.js';
+import {
+  BadUserInputError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  SwitchboardError,
+  UnauthenticatedError,
+  UpstreamError,
+  errorFromStatus,
+  vendorMessage,
+} from '../../src/errors.js';
+import { parseJson, UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/http.js';
+import type { RateRule } from '../../src/rate-limit.js';
+import type { SessionRecord, StoredLogin } from '../../src/sessions.js';
+import { jwtTimes, withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
+import type {
+  ClientAccountRecord,
+  ClientLoginAnswer,
+  ClientUpdateBody,
+  PlatformErrorEnvelope,
+  PlatformErrorItem,
+  SignupBody,
+} from './models.js';
+
+const VENDOR = 'PLATFORM' as const;
+export const PLATFORM_SLOT = 'PLATFORM';
+
+const E164 = /^\+[1-9]\d{1,14}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** GraphQL input names of the vendor's fields, so validation errors name what the caller sent. */
+const FIELD_NAMES: Record<string, string> = {
+  email: 'email',
+  phone_number: 'phoneNumber',
+  'name.first_name': 'firstName',
+  'name.last_name': 'lastName',
+  first_name: 'firstName',
+  last_name: 'lastName',
+  password: 'password',
+  user_id: 'userId',
+};
+
+/** What a session keeps, sealed, of a Platform client login. */
+interface SealedClient {
+  clientToken: string;
+}
+
+export interface SignupInput {
+  email: string;
+  firstName: string;
+  lastName: string;
+  password: string;
+  phoneNumber?: string | null;
+}
+
+export interface UpdateInput {
+  email?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
+  phoneNumber?: string | null;
+}
+
+/**
+ * The Platform REST API. The service user's api_token (a JWT) is cached until near its `exp`
+ * and taken only when a call is about to go, so an expired token is never sent. Every endpoint
+ * is paced under PLATFORM_RATE_LIMIT calls per sliding minute, as the vendor counts.
+ */
+export class PlatformClient {
+  readonly http: UpstreamClient;
+  private readonly serviceKey: string;
+  private readonly rules: RateRule[];
+  /** For tests: how user ids are made (UUIDv4). */
+  newUserId: () => string = randomUUID;
+
+  constructor(
+    readonly config: PlatformConfig,
+    private readonly deps: VendorDeps,
+  ) {
+    this.http = new UpstreamClient({
+      vendor: VENDOR,
+      baseUrl: config.baseUrl,
+      timeoutMs: deps.config.upstreamTimeoutMs,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      limiter: deps.limiter,
+    });
+    this.serviceKey = deps.tokens.key(VENDOR, config.baseUrl, 'service', config.username, config.password);
+    this.rules = [{ limit: config.rateLimit, windowMs: 60_000 }];
+  }
+
+  forRequest(ctx: Context): PlatformDataSource {
+    return new PlatformDataSource(this, ctx);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  /** The service login: the operator's credentials, so a refusal is the operator's problem. */
+  private readonly serviceLogin = async (): Promise<TokenGrant> => {
+    const res = await this.http.request({
+      operation: 'login.password',
+      method: 'POST',
+      path: '/v1/login/password',
+      json: { username: this.config.username, password: this.config.password },
+      rate: { key: 'platform:POST /v1/login/password', rules: this.rules },
+    });
+    if (res.status === 200) {
+      const body = parseJson<{ api_token?: unknown }>(VENDOR, res);
+      if (typeof body.api_token !== 'string' || !body.api_token) throw new UpstreamError(VENDOR, 'The Platform login answer has no api_token');
+      const times = jwtTimes(body.api_token);
+      return { token: body.api_token, expiresAt: times.expiresAt, issuedAt: times.issuedAt };
+    }
+    const mapped = this.mapError(res);
+    if (res.status === 400 || res.status === 401 || res.status === 403 || mapped instanceof UnauthenticatedError) {
+      this.deps.logger.error(
+        { vendor: VENDOR, status: res.status, variables: ['PLATFORM_SERVICE_USERNAME', 'PLATFORM_SERVICE_PASSWORD'] },
+        'Platform rejected the service user: check PLATFORM_SERVICE_USERNAME and PLATFORM_SERVICE_PASSWORD',
+      );
+      throw new UpstreamError(VENDOR, 'The gateway could not authenticate to Platform; the operator has been notified');
+    }
+    throw mapped;
+  };
+
+  /**
+   * A call with the service token. If Platform rejects that token (not a client token), it is
+   * dropped and the call made once more after a fresh service login.
+   */
+  async call(operation: string, method: HttpMethod, path: string, endpoint: string, init: { json?: unknown; headers?: Record<string, string> } = {}): Promise<UpstreamResponse> {
+    return withTokenRetry(
+      this.deps.tokens,
+      VENDOR,
+      this.serviceKey,
+      this.serviceLogin,
+      (token) =>
+        this.http.request({
+          operation,
+          method,
+          path,
+          json: init.json,
+          headers: init.headers,
+          rate: { key: `platform:${endpoint}`, rules: this.rules },
+          auth: async () => ({ authorization: `Bearer ${await token()}` }),
+        }),
+      (res) => res.status === 401 && !this.blamesClientToken(res),
+    );
+  }
+
+  private blamesClientToken(res: UpstreamResponse): boolean {
+    const item = this.firstError(res);
+    return item?.source?.header?.toLowerCase() === 'client-token';
+  }
+
+  private firstError(res: UpstreamResponse): PlatformErrorItem | undefined {
+    try {
+      const body = JSON.parse(res.text) as PlatformErrorEnvelope;
+      return Array.isArray(body?.errors) ? body.errors[0] : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The one place Platform's errors become gateway errors. */
+  mapError(res: UpstreamResponse): SwitchboardError {
+    const item = this.firstError(res);
+    const code = item?.code ?? '';
+    const message = vendorMessage(item?.detail ?? item?.title);
+    const status = Number(item?.status ?? res.status) || res.status;
+    const vendorField = item?.source?.pointer?.replace(/^\//, '').replace(/\//g, '.') ?? item?.source?.parameter;
+    const field = vendorField ? (FIELD_NAMES[vendorField] ?? vendorField) : undefined;
+    const opts = { vendor: VENDOR };
+    if (code === 'errors.login.failed') return new UnauthenticatedError(message ?? 'Wrong email or password', opts);
+    if (code === 'errors.auth.invalid') return new UnauthenticatedError(message ?? 'The Platform login is no longer valid; log in again', opts);
+    if (code === 'errors.forbidden') return new ForbiddenError(message ?? 'Platform refused this action', opts);
+    if (code === 'errors.not-found') return new NotFoundError(message ?? 'Platform has no such client', opts);
+    if (code.startsWith('errors.validation')) {
+      return new BadUserInputError(`${field ? `${field}: ` : ''}${message ?? 'Platform rejected the value'}`, field, opts);
+    }
+    if (code.startsWith('errors.conflict')) return new ConflictError(message ?? 'Platform reports a conflict', opts);
+    if (res.status < 400) return new UpstreamError(VENDOR, `Platform answered HTTP ${res.status} where it should not`);
+    return errorFromStatus(VENDOR, { status: res.status >= 500 ? res.status : status, message, field });
+  }
+
+  validateSignup(input: SignupInput): void {
+    if (!EMAIL.test(input.email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    if (!input.firstName.trim()) throw new BadUserInputError('firstName: must not be empty', 'firstName', { vendor: VENDOR });
+    if (!input.lastName.trim()) throw new BadUserInputError('lastName: must not be empty', 'lastName', { vendor: VENDOR });
+    if (!input.password) throw new BadUserInputError('password: must not be empty', 'password', { vendor: VENDOR });
+    if (input.phoneNumber != null && !E164.test(input.phoneNumber)) {
+      throw new BadUserInputError('phoneNumber: must be in E.164 form, e.g. +27821234567', 'phoneNumber', { vendor: VENDOR });
+    }
+  }
+
+  validateUpdate(input: UpdateInput): void {
+    if (Object.keys(input).length === 0) throw new BadUserInputError('input: give at least one field to change', 'input', { vendor: VENDOR });
+    if (input.email != null && !EMAIL.test(input.email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    if (input.phoneNumber != null && !E164.test(input.phoneNumber)) {
+      throw new BadUserInputError('phoneNumber: must be in E.164 form, e.g. +27821234567', 'phoneNumber', { vendor: VENDOR });
+    }
+  }
+
+  /** A StoredLogin for a session: the client token sealed, the profile in clear. */
+  toLogin(answer: ClientLoginAnswer): StoredLogin {
+    const { client_token: clientToken, ...profile } = answer;
+    const sealed: SealedClient = { clientToken };
+    return {
+      vendor: VENDOR,
+      slot: PLATFORM_SLOT,
+      subject: profile.email ?? profile.user_id,
+      sealed: this.deps.sealer.sealJson(sealed),
+      profile: { ...profile },
+    };
+  }
+
+  clientToken(login: StoredLogin): string {
+    const sealed = this.deps.sealer.openJson<SealedClient>(login.sealed);
+    if (!sealed?.clientToken) throw new UnauthenticatedError('The Platform client login of this session is unusable; log in again', { vendor: VENDOR });
+    return sealed.clientToken;
+  }
+}
+
+/** Per-request face of the Platform client, what resolvers call. */
+export class PlatformDataSource {
+  constructor(
+    private readonly client: PlatformClient,
+    private readonly ctx: Context,
+  ) {}
+
+  /** Logs a client in: the answer (token and profile) from `POST /v1/client/login`. */
+  async login(email: string, password: string): Promise<ClientLoginAnswer> {
+    const { client, ctx } = this;
+    if (!EMAIL.test(email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    return ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, async () => {
+      const res = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', { json: { email, password } });
+      if (res.status === 200) return this.loginAnswer(res);
+      const error = client.mapError(res);
+      // Whether the email exists is not the caller's business: a wrong email reads like a wrong password.
+      if (error instanceof NotFoundError || error instanceof UnauthenticatedError) throw new UnauthenticatedError('Wrong email or password', { vendor: VENDOR });
+      throw error;
+    });
+  }
+
+  private loginAnswer(res: UpstreamResponse): ClientLoginAnswer {
+    const body = parseJson<Partial<ClientLoginAnswer>>(VENDOR, res);
+    if (typeof body.client_token !== 'string' || typeof body.user_id !== 'string') {
+      throw new UpstreamError(VENDOR, 'The Platform login answer lacks client_token or user_id');
+    }
+    return body as ClientLoginAnswer;
+  }
+
+  /**
+   * Creates the account (a fresh UUIDv4 user_id), then logs the client in, because Platform lets
+   * a client edit its account only after a login: the session gets a login that works.
+   */
+  async signup(input: SignupInput): Promise<ClientLoginAnswer> {
+    const { client } = this;
+    client.validateSignup(input);
+    const body: SignupBody = {
+      user_id: client.newUserId(),
+      email: input.email,
+      name: { first_name: input.firstName, last_name: input.lastName },
+      password: input.password,
+      ...(input.phoneNumber != null ? { phone_number: input.phoneNumber } : {}),
+    };
+    const res = await client.call('client.signup', 'POST', '/v1/client/signup', 'POST /v1/client/signup', { json: body });
+    if (res.status !== 200 && res.status !== 201) throw client.mapError(res);
+    const signed = parseJson<{ client_token?: unknown }>(VENDOR, res);
+    if (typeof signed.client_token !== 'string') throw new UpstreamError(VENDOR, 'The Platform signup answer has no client_token');
+    const login = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', {
+      json: { email: input.email, password: input.password },
+    });
+    if (login.status === 200) {
+      const answer = this.loginAnswer(login);
+      return { ...answer, name: answer.name ?? body.name, phone_number: answer.phone_number ?? body.phone_number ?? null };
+    }
+    // The account exists; without a login the session holds the signup token and the input.
+    return { client_token: signed.client_token, user_id: body.user_id, email: body.email, name: body.name, phone_number: body.phone_number ?? null };
+  }
+
+  private sessionLogin(session: SessionRecord): StoredLogin {
+    const login = session.logins.find((l) => l.slot === PLATFORM_SLOT);
+    if (!login) throw new UnauthenticatedError('This session holds no Platform client login: use loginClient or signupClient first', { vendor: VENDOR });
+    return login;
+  }
+
+  /** `PUT /v1/client/{user_id}` with only the fields given; null clears. Returns the new profile. */
+  async update(session: SessionRecord, input: UpdateInput): Promise<ClientAccountRecord> {
+    const { client } = this;
+    client.validateUpdate(input);
+    const login = this.sessionLogin(session);
+    const profile = login.profile as unknown as ClientAccountRecord;
+    const body: ClientUpdateBody = {};
+    if ('email' in input) body.email = input.email ?? null;
+    if ('phoneNumber' in input) body.phone_number = input.phoneNumber ?? null;
+    if ('firstName' in input || 'lastName' in input) {
+      body.name = {};
+      if ('firstName' in input) body.name.first_name = input.firstName ?? null;
+      if ('lastName' in input) body.name.last_name = input.lastName ?? null;
+    }
+    const res = await client.call('client.update', 'PUT', `/v1/client/${encodeURIComponent(profile.user_id)}`, 'PUT /v1/client/{user_id}', {
+      json: body,
+      headers: { 'client-token': client.clientToken(login) },
+    });
+    if (res.status !== 200 && res.status !== 204) throw client.mapError(res);
+    const next: ClientAccountRecord = {
+      ...profile,
+      ...('email' in body ? { email: body.email } : {}),
+      ...('phone_number' in body ? { phone_number: body.phone_number } : {}),
+      ...(body.name ? { name: { ...profile.name, ...body.name } } : {}),
+    };
+    await this.ctx.services.sessions.saveLogin(session, { ...login, subject: next.email ?? next.user_id, profile: { ...next } });
+    return next;
+  }
+
+  /** `DELETE /v1/client/{user_id}`; the client login then leaves the session. */
+  async delete(session: SessionRecord, reason?: string | null): Promise<boolean> {
+    const { client } = this;
+    const login = this.sessionLogin(session);
+    const profile = login.profile as unknown as ClientAccountRecord;
+    const res = await client.call('client.delete', 'DELETE', `/v1/client/${encodeURIComponent(profile.user_id)}`, 'DELETE /v1/client/{user_id}', {
+      json: reason != null ? { reason } : undefined,
+      headers: { 'client-token': client.clientToken(login) },
+    });
+    if (res.status !== 200 && res.status !== 204) throw client.mapError(res);
+    await this.ctx.services.sessions.detach(session, PLATFORM_SLOT);
+    return true;
+  }
+
+  toLogin(answer: ClientLoginAnswer): StoredLogin {
+    return this.client.toLogin(answer);
+  }
+}

@@ -1,0 +1,34 @@
+import type { Resolvers } from '../src/__generated__/resolvers-types.js';
+import { isoFromEpoch, isoFromVendor } from '../src/datetime.js';
+import { text } from './scalars.js';
+
+export const nexudusResolvers: Resolvers = {
+  Query: {
+    nexudusMe: (_parent, _args, ctx) => ctx.nexudus.me(),
+    nexudusUserExists: (_parent, { email }, ctx) => ctx.nexudus.exists(email),
+  },
+  Mutation: {
+    loginNexudus: async (_parent, { email, password, totp }, ctx) => {
+      const login = await ctx.nexudus.login(email, password, totp);
+      return ctx.services.sessions.attach(await ctx.current(), login);
+    },
+    impersonateNexudusUser: (_parent, { userId }, ctx) => ctx.nexudus.impersonate(userId),
+  },
+  NexudusUser: {
+    id: (u) => `nexudus:${u.Id}`,
+    vendor: () => 'NEXUDUS',
+    userId: (u) => String(u.Id),
+    email: (u) => text(u.Email),
+    name: (u) => text(u.FullName),
+    isAdmin: (u) => u.IsAdmin ?? null,
+    active: (u) => u.Active ?? null,
+    lastAccess: (u) => isoFromVendor(u.LastAccess),
+    createdOn: (u) => isoFromVendor(u.CreatedOn),
+  },
+  Impersonation: {
+    userId: (i) => i.userId,
+    token: (i) => i.token,
+    loginUrl: (i) => i.loginUrl,
+    expiresAt: (i) => (i.expiresAt !== undefined ? isoFromEpoch(i.expiresAt) : null),
+  },
+};

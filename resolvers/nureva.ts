@@ -1,0 +1,41 @@
+import type { Resolvers } from '../src/__generated__/resolvers-types.js';
+
+export const nurevaResolvers: Resolvers = {
+  Query: {
+    devices: (_parent, _args, ctx) => ctx.nureva.list(),
+    device: (_parent, { id }, ctx) => ctx.nureva.find(id),
+  },
+  Mutation: {
+    loginNureva: async (_parent, { deviceId, account, password }, ctx) => {
+      const login = await ctx.nureva.login(deviceId, account, password);
+      return ctx.services.sessions.attach(await ctx.current(), login);
+    },
+    updateDeviceAudio: (_parent, { deviceId, input }, ctx) => ctx.nureva.updateAudio(deviceId, input),
+    changeDeviceVolume: (_parent, { deviceId, direction }, ctx) => ctx.nureva.changeVolume(deviceId, direction),
+  },
+  Device: {
+    id: (d) => d.id,
+    name: (d) => d.name,
+    url: (d) => d.url,
+    audio: (d, _args, ctx) => ctx.nureva.audio(d.id),
+    hardware: (d, _args, ctx) => ctx.nureva.hardware(d.id),
+  },
+  AudioSettings: {
+    microphoneMute: (a) => a.microphoneMute ?? null,
+    audienceMute: (a) => a.audienceMute ?? null,
+    microphoneGain: (a) => a.microphoneGain ?? null,
+    speakerVolume: (a) => a.speakerVolume ?? null,
+    speakerTrebleLevel: (a) => a.speakerTrebleLevel ?? null,
+    speakerBassLevel: (a) => a.speakerBassLevel ?? null,
+    echoReductionLevel: (a) => a.echoReductionLevel ?? null,
+    noiseReductionLevel: (a) => a.noiseReductionLevel ?? null,
+    voiceAmplificationEnabled: (a) => a.voiceAmplificationEnabled ?? null,
+    voiceAmplificationLevel: (a) => a.voiceAmplificationLevel ?? null,
+  },
+  DeviceHardware: {
+    hardwareId: (h) => h.hardwareId ?? null,
+    model: (h) => h.model ?? null,
+    firmwareVersion: (h) => h.firmwareVersion ?? null,
+    deviceStatus: (h) => h.deviceStatus ?? null,
+  },
+};

@@ -1,0 +1,27 @@
+import type { Resolvers } from '../src/__generated__/resolvers-types.js';
+import { text } from './scalars.js';
+
+export const platformResolvers: Resolvers = {
+  Mutation: {
+    loginClient: async (_parent, { email, password }, ctx) => {
+      const answer = await ctx.platform.login(email, password);
+      return ctx.services.sessions.attach(await ctx.current(), ctx.platform.toLogin(answer));
+    },
+    signupClient: async (_parent, { input }, ctx) => {
+      const answer = await ctx.platform.signup(input);
+      return ctx.services.sessions.attach(await ctx.current(), ctx.platform.toLogin(answer));
+    },
+    updateClientAccount: async (_parent, { input }, ctx) => ctx.platform.update(await ctx.requireSession(), input),
+    deleteClientAccount: async (_parent, { reason }, ctx) => ctx.platform.delete(await ctx.requireSession(), reason),
+  },
+  ClientAccount: {
+    id: (c) => `platform:${c.user_id}`,
+    vendor: () => 'PLATFORM',
+    userId: (c) => c.user_id,
+    email: (c) => text(c.email),
+    name: (c) => text([c.name?.first_name, c.name?.last_name].filter(Boolean).join(' ')),
+    firstName: (c) => text(c.name?.first_name),
+    lastName: (c) => text(c.name?.last_name),
+    phoneNumber: (c) => text(c.phone_number),
+  },
+};

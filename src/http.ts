@@ -1,0 +1,271 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool, type buildConnector } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  RateLimitedError,
+  SwitchboardError,
+  UpstreamError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+  type VendorName,
+} from './errors.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { AdaptiveConcurrency, RateLimiter, RateRule } from './rate-limit.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface UpstreamCall {
+  /** Fixed name for metrics and logs, e.g. `user.detail`. */
+  operation: string;
+  method: HttpMethod;
+  /** Appended to the base URL's path. */
+  path: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  /** Headers computed per attempt, after any rate-limit wait (tokens are taken at the last moment). */
+  auth?: () => Promise<Record<string, string>>;
+  json?: unknown;
+  form?: Record<string, string>;
+  /** Reads may be retried (throttling, 502/503/504, connection failures); writes never are. */
+  read?: boolean;
+  rate?: { key: string; rules: RateRule[] };
+  /** Absolute deadline (epoch ms); defaults to now + the upstream timeout. */
+  deadline?: number;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+export interface UpstreamClientOptions {
+  vendor: VendorName;
+  baseUrl: string;
+  timeoutMs: number;
+  metrics: Metrics;
+  logger: Logger;
+  limiter?: RateLimiter;
+  concurrency?: AdaptiveConcurrency;
+  /** TLS settings or a connector of our own (certificate pinning). */
+  connect?: buildConnector.BuildOptions | buildConnector.connector;
+  connections?: number;
+  maxResponseBytes?: number;
+  /** Statuses this vendor uses for "slow down" (429 by default; Nexudus sends 409). */
+  throttleStatuses?: number[];
+  maxAttempts?: number;
+}
+
+/** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(v.trim())) return Number(v.trim());
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, (date - now) / 1000);
+}
+
+/** Raised by a pinning connector; the request was never written. */
+export class CertificateMismatchError extends Error {
+  readonly code = 'SB_CERT_MISMATCH';
+  constructor(message = 'certificate does not match the pinned fingerprint') {
+    super(message);
+    this.name = 'CertificateMismatchError';
+  }
+}
+
+class TooLargeError extends Error {}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * The one HTTP client every vendor uses. A pool is bound to one origin taken from configuration,
+ * so a vendor client cannot be steered to any other address. Redirects are never followed.
+ */
+export class UpstreamClient {
+  readonly vendor: VendorName;
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly throttle: Set<number>;
+  private readonly maxBytes: number;
+  private readonly maxAttempts: number;
+
+  constructor(private readonly options: UpstreamClientOptions) {
+    this.vendor = options.vendor;
+    const url = new URL(options.baseUrl);
+    this.basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+    this.pool = new Pool(url.origin, {
+      connections: options.connections ?? 64,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connect: options.connect,
+    });
+    this.throttle = new Set(options.throttleStatuses ?? [429]);
+    this.maxBytes = options.maxResponseBytes ?? 2 * 1024 * 1024;
+    this.maxAttempts = options.maxAttempts ?? 3;
+  }
+
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
+
+  async request(call: UpstreamCall): Promise<UpstreamResponse> {
+    const deadline = call.deadline ?? Date.now() + this.options.timeoutMs;
+    const run = () => this.attempts(call, deadline);
+    return this.options.concurrency ? this.options.concurrency.run(run) : run();
+  }
+
+  private async attempts(call: UpstreamCall, deadline: number): Promise<UpstreamResponse> {
+    const { vendor } = this;
+    for (let attempt = 1; ; attempt++) {
+      if (call.rate && this.options.limiter) {
+        await this.options.limiter.acquire(vendor, call.rate.key, call.rate.rules, deadline - Date.now());
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new UpstreamTimeoutError(vendor);
+      let res: UpstreamResponse;
+      try {
+        res = await this.once(call, remaining);
+      } catch (error) {
+        const retryable = call.read && attempt < this.maxAttempts && error instanceof UpstreamUnavailableError;
+        const wait = backoff(attempt);
+        if (retryable && Date.now() + wait < deadline) {
+          await sleep(wait);
+          continue;
+        }
+        throw error;
+      }
+      if (this.throttle.has(res.status)) {
+        this.options.concurrency?.throttled();
+        const retryAfter = parseRetryAfter(res.headers['retry-after']);
+        const wait = retryAfter !== undefined ? retryAfter * 1000 + Math.random() * 100 : backoff(attempt);
+        if (call.read && attempt < this.maxAttempts && Date.now() + wait < deadline) {
+          await sleep(wait);
+          continue;
+        }
+        throw new RateLimitedError(Math.max(1, retryAfter ?? wait / 1000), 'The vendor is throttling requests; retry later', { vendor });
+      }
+      if (call.read && attempt < this.maxAttempts && (res.status === 502 || res.status === 503 || res.status === 504)) {
+        const retryAfter = parseRetryAfter(res.headers['retry-after']);
+        const wait = retryAfter !== undefined ? retryAfter * 1000 : backoff(attempt);
+        if (Date.now() + wait < deadline) {
+          await sleep(wait);
+          continue;
+        }
+      }
+      if (res.status >= 300 && res.status < 400) {
+        throw new UpstreamError(vendor, `The vendor answered a redirect (HTTP ${res.status}), which is not followed`);
+      }
+      if (res.status < 400) this.options.concurrency?.succeeded();
+      return res;
+    }
+  }
+
+  private async once(call: UpstreamCall, remainingMs: number): Promise<UpstreamResponse> {
+    const { vendor, options } = this;
+    const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
+    let body: string | undefined;
+    if (call.json !== undefined) {
+      body = JSON.stringify(call.json);
+      headers['content-type'] = 'application/json';
+    } else if (call.form !== undefined) {
+      body = new URLSearchParams(call.form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
+    if (call.auth) Object.assign(headers, await call.auth());
+    let path = this.basePath + call.path;
+    if (path === '') path = '/';
+    if (call.query) path += `?${new URLSearchParams(call.query).toString()}`;
+
+    const signal = AbortSignal.timeout(Math.max(1, remainingMs));
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const res = await this.pool.request({ method: call.method, path, headers, body, signal });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > this.maxBytes) {
+          res.body.destroy();
+          throw new TooLargeError();
+        }
+        chunks.push(chunk as Buffer);
+      }
+      const status = res.statusCode;
+      const outcome = this.throttle.has(status) ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
+      options.metrics.upstream(vendor, call.operation, outcome, seconds());
+      options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
+      return { status, headers: res.headers as IncomingHttpHeaders, text: Buffer.concat(chunks).toString('utf8') };
+    } catch (error) {
+      throw this.translate(error, call, signal, seconds());
+    }
+  }
+
+  private translate(error: unknown, call: UpstreamCall, signal: AbortSignal, seconds: number): SwitchboardError {
+    const { vendor, options } = this;
+    const code = (error as { code?: string })?.code;
+    const cause = (error as { cause?: { code?: string } })?.cause;
+    let outcome: string;
+    let mapped: SwitchboardError;
+    if (error instanceof SwitchboardError) {
+      return error;
+    } else if (error instanceof TooLargeError) {
+      outcome = 'too_large';
+      mapped = new UpstreamError(vendor, 'The vendor answer was too large');
+    } else if (code === 'SB_CERT_MISMATCH' || cause?.code === 'SB_CERT_MISMATCH' || error instanceof CertificateMismatchError) {
+      outcome = 'tls';
+      mapped = new UpstreamError(vendor, 'The vendor certificate does not match the one registered; nothing was sent');
+    } else if (signal.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+      outcome = 'timeout';
+      mapped = new UpstreamTimeoutError(vendor);
+    } else if (typeof code === 'string' && code.startsWith('ERR_TLS') || /certificate|self[- ]signed|SSL/i.test(String((error as Error)?.message))) {
+      outcome = 'tls';
+      mapped = new UpstreamError(vendor, 'The vendor certificate could not be verified; nothing was sent');
+    } else if ((code && NETWORK_CODES.has(code)) || (cause?.code && NETWORK_CODES.has(cause.code))) {
+      outcome = 'unavailable';
+      mapped = new UpstreamUnavailableError(vendor);
+    } else {
+      outcome = 'error';
+      mapped = new UpstreamUnavailableError(vendor, 'The vendor could not be reached');
+    }
+    options.metrics.upstream(vendor, call.operation, outcome, seconds);
+    options.logger.warn({ vendor, operation: call.operation, outcome, errorCode: code ?? cause?.code }, 'vendor call failed');
+    return mapped;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close().catch(() => this.pool.destroy());
+  }
+}
+
+/** Full jitter: a random wait up to an exponentially growing cap. */
+function backoff(attempt: number): number {
+  return Math.random() * Math.min(2000, 100 * 2 ** attempt);
+}
+
+/** Parses a vendor's JSON answer; anything else (HTML, truncated text) is UPSTREAM_ERROR. */
+export function parseJson<T = unknown>(vendor: VendorName, res: UpstreamResponse): T {
+  try {
+    return JSON.parse(res.text) as T;
+  } catch {
+    throw new UpstreamError(vendor, `The vendor answered something that is not JSON (HTTP ${res.status})`);
+  }
+}

@@ -1,0 +1,88 @@
+import { existsSync } from 'node:fs';
+import { ConfigError, loadConfig, vendorVariablesSet, type Config } from './config.js';
+import { startDemo, type Demo } from './demo.js';
+import { randomSecret } from './secrets.js';
+import { createGateway, type Gateway } from './server.js';
+
+/** Process entry: configuration once, the demo if asked for, the server, and clean shutdown. */
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+function configure(env: NodeJS.ProcessEnv): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+}
+
+/** A real login through the gateway's own API, so Sandbox opens with a working session. */
+async function demoToken(gateway: Gateway): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }' }),
+    });
+    const body = (await res.json()) as { data?: { loginClient?: { token?: string } } };
+    return body.data?.loginClient?.token;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  let config = configure(process.env);
+  let demo: Demo | undefined;
+  if (config.demo) {
+    const ignored = ['NUVEQ_', 'NUREVA_', 'NEXUDUS_', 'PLATFORM_'].flatMap((p) => vendorVariablesSet(process.env, p));
+    demo = await startDemo({ latencyMs: Number(process.env.DEMO_LATENCY_MS ?? 0) || 0 });
+    const env: NodeJS.ProcessEnv = { ...process.env, ...demo.env, DEMO: 'true' };
+    env.SESSION_SECRET ||= randomSecret();
+    config = configure(env);
+    if (ignored.length) process.stderr.write(`DEMO=true: ignoring ${ignored.join(', ')}\n`);
+  }
+  const gateway = await createGateway({ config, onClose: demo?.stop });
+  const url = await gateway.listen();
+  const explorer = config.production ? '(disabled in production)' : `${url}/`;
+  gateway.services.logger.info({ url: `${url}/graphql`, demo: config.demo, vendors: Object.keys(gateway.services.vendors).filter((k) => gateway.services.vendors[k as keyof typeof gateway.services.vendors]) }, 'Switchboard listening');
+  const lines = [`Switchboard${config.demo ? ' (demo mode)' : ''} is listening.`, `  Explorer:  ${explorer}`, `  GraphQL:   ${url}/graphql`];
+  if (demo) {
+    const token = await demoToken(gateway);
+    if (token) gateway.setDemoToken(token);
+    lines.push('', demo.logins, '', token ? `A ready session (Platform client ada@example.com) for Sandbox's Headers tab:\n  Authorization: Bearer ${token}` : 'Could not prepare a demo session.');
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    gateway.services.logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    gateway
+      .close()
+      .then(() => {
+        gateway.services.logger.flush?.();
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        gateway.services.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Switchboard failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { VendorName } from './errors.js';
+
+/**
+ * One registry per gateway instance (tests run several in one process). Labels are bounded:
+ * vendor, a fixed operation name chosen in code, an outcome, an error code; never user input.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly upstreamCalls = new Counter({
+    name: 'switchboard_upstream_requests_total',
+    help: 'Vendor calls by vendor, operation and outcome',
+    labelNames: ['vendor', 'operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamLatency = new Histogram({
+    name: 'switchboard_upstream_request_duration_seconds',
+    help: 'Vendor call latency (one attempt)',
+    labelNames: ['vendor', 'operation'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly tokenCache = new Counter({
+    name: 'switchboard_token_cache_events_total',
+    help: 'Vendor token cache hits, misses, refreshes (renewals before expiry) and invalidations',
+    labelNames: ['vendor', 'event'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimitWaits = new Counter({
+    name: 'switchboard_rate_limit_waits_total',
+    help: 'Vendor calls that waited for the rate limiter, or were refused by it',
+    labelNames: ['vendor', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimitWaitSeconds = new Histogram({
+    name: 'switchboard_rate_limit_wait_seconds',
+    help: 'Time vendor calls waited for their rate-limit slot',
+    labelNames: ['vendor'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly graphqlOperations = new Counter({
+    name: 'switchboard_graphql_operations_total',
+    help: 'GraphQL operations by type and outcome',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly graphqlErrors = new Counter({
+    name: 'switchboard_graphql_errors_total',
+    help: 'GraphQL errors by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly loginThrottled = new Counter({
+    name: 'switchboard_login_throttled_total',
+    help: 'Login attempts refused by the failed-login throttle',
+    labelNames: ['vendor', 'scope'] as const,
+    registers: [this.registry],
+  });
+  readonly sessionStoreUp = new Gauge({
+    name: 'switchboard_session_store_up',
+    help: '1 when the session store answers',
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
+  }
+
+  upstream(vendor: VendorName, operation: string, outcome: string, seconds?: number): void {
+    this.upstreamCalls.inc({ vendor, operation, outcome });
+    if (seconds !== undefined) this.upstreamLatency.observe({ vendor, operation }, seconds);
+  }
+}

@@ -1,0 +1,180 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RateLimitedError, type VendorName } from './errors.js';
+import type { Metrics } from './metrics.js';
+
+/** At most `limit` calls in any window of `windowMs` (a sliding window, as vendors count). */
+export interface RateRule {
+  limit: number;
+  windowMs: number;
+}
+
+export type Reservation = { ok: true; at: number } | { ok: false; retryAfterMs: number };
+
+/**
+ * Where reservations are kept: in-process, or shared by replicas (Redis). A reservation either
+ * books the earliest slot that keeps every rule, if it is within `maxWaitMs`, or books nothing.
+ */
+export interface RateStore {
+  reserve(key: string, rules: RateRule[], now: number, maxWaitMs: number): Promise<Reservation> | Reservation;
+}
+
+/**
+ * Sliding-log reservations: per key and rule, the times of the last `limit` booked slots. A new
+ * slot is the earliest time at which, for every rule, the call `limit` places back has left the
+ * window. Slots are booked in FIFO order, so a queue never starves.
+ */
+export class MemoryRateStore implements RateStore {
+  private readonly logs = new Map<string, { rings: number[][]; last: number; touched: number }>();
+
+  reserve(key: string, rules: RateRule[], now: number, maxWaitMs: number): Reservation {
+    let state = this.logs.get(key);
+    if (!state) {
+      state = { rings: rules.map(() => []), last: 0, touched: now };
+      this.logs.set(key, state);
+      if (this.logs.size > 10_000) this.sweep(now, rules);
+    }
+    let at = Math.max(now, state.last);
+    rules.forEach((rule, i) => {
+      const ring = state.rings[i]!;
+      if (ring.length >= rule.limit) at = Math.max(at, ring[ring.length - rule.limit]! + rule.windowMs);
+    });
+    if (at - now > maxWaitMs) return { ok: false, retryAfterMs: at - now };
+    rules.forEach((rule, i) => {
+      const ring = state.rings[i]!;
+      ring.push(at);
+      if (ring.length > rule.limit) ring.splice(0, ring.length - rule.limit);
+    });
+    state.last = at;
+    state.touched = now;
+    return { ok: true, at };
+  }
+
+  private sweep(now: number, rules: RateRule[]): void {
+    const longest = Math.max(...rules.map((r) => r.windowMs));
+    for (const [k, s] of this.logs) if (s.last + longest < now) this.logs.delete(k);
+  }
+}
+
+export interface RateLimiterOptions {
+  store?: RateStore;
+  metrics?: Metrics;
+  now?: () => number;
+  /**
+   * Added to every window: the vendor counts arrivals, and a call booked at t may arrive a little
+   * later than one booked after it. The margin (at most a tenth of a window) absorbs that jitter.
+   */
+  safetyMs?: number;
+  /** Most callers waiting on one key; more are refused at once. */
+  maxQueue?: number;
+}
+
+export class RateLimiter {
+  private readonly store: RateStore;
+  private readonly now: () => number;
+  private readonly safetyMs: number;
+  private readonly maxQueue: number;
+  private readonly waiting = new Map<string, number>();
+
+  constructor(private readonly options: RateLimiterOptions = {}) {
+    this.store = options.store ?? new MemoryRateStore();
+    this.now = options.now ?? Date.now;
+    this.safetyMs = options.safetyMs ?? 1000;
+    this.maxQueue = options.maxQueue ?? 1000;
+  }
+
+  /**
+   * Resolves when the call may go. Fails fast with RATE_LIMITED (and when to retry) if its slot
+   * lies beyond `maxWaitMs` or the queue for the key is full; it never books a slot it won't use.
+   */
+  async acquire(vendor: VendorName, key: string, rules: RateRule[], maxWaitMs: number, signal?: AbortSignal): Promise<void> {
+    const queued = this.waiting.get(key) ?? 0;
+    if (queued >= this.maxQueue) {
+      this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'refused' });
+      throw new RateLimitedError(1, 'Too many calls queued for this vendor; retry later', { vendor });
+    }
+    const padded = this.safetyMs ? rules.map((r) => ({ limit: r.limit, windowMs: r.windowMs + Math.min(this.safetyMs, r.windowMs / 10) })) : rules;
+    const now = this.now();
+    const r = await this.store.reserve(key, padded, now, Math.max(0, maxWaitMs));
+    if (!r.ok) {
+      this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'refused' });
+      throw new RateLimitedError(r.retryAfterMs / 1000, 'The vendor budget is used up for now; retry later', { vendor });
+    }
+    const wait = r.at - this.now();
+    if (wait <= 0) return;
+    this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'waited' });
+    this.options.metrics?.rateLimitWaitSeconds.observe({ vendor }, wait / 1000);
+    this.waiting.set(key, queued + 1);
+    try {
+      await sleep(wait, undefined, { signal });
+    } finally {
+      const n = (this.waiting.get(key) ?? 1) - 1;
+      if (n <= 0) this.waiting.delete(key);
+      else this.waiting.set(key, n);
+    }
+  }
+}
+
+/**
+ * Concurrency that shrinks while a vendor throttles and grows back after (AIMD), for vendors
+ * that publish no numbers ("dynamic throttle"). Waiters queue in FIFO order.
+ */
+export class AdaptiveConcurrency {
+  private limit: number;
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+  private successes = 0;
+  private lastDecrease = 0;
+
+  constructor(
+    readonly max: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.limit = max;
+  }
+
+  get current(): number {
+    return this.limit;
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    // A released slot is handed straight to the next waiter, so `active` already counts it.
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.drain();
+    }
+  }
+
+  /** The vendor throttled: halve, at most once per second so a burst of 429s counts once. */
+  throttled(): void {
+    const t = this.now();
+    if (t - this.lastDecrease < 1000) return;
+    this.lastDecrease = t;
+    this.limit = Math.max(1, Math.floor(this.limit / 2));
+    this.successes = 0;
+  }
+
+  /** A call went through: after `limit` successes in a row, allow one more. */
+  succeeded(): void {
+    if (this.limit >= this.max) return;
+    if (++this.successes >= this.limit) {
+      this.successes = 0;
+      this.limit++;
+      this.drain();
+    }
+  }
+
+  private drain(): void {
+    while (this.queue.length > 0 && this.active < this.limit) {
+      this.active++;
+      this.queue.shift()!();
+    }
+  }
+}

@@ -1,0 +1,344 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { resolve } from 'node:path';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLRequest } from '@apollo/server';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import cors from 'cors';
+import type { DestinationStream } from 'pino';
+import { resolvers } from '../resolvers/index.js';
+import { packageInfo, packageRoot, type Config } from './config.js';
+import { Context, type Services } from './context.js';
+import { createFormatError, SwitchboardError } from './errors.js';
+import { landingPageHtml } from './landing.js';
+import { createLogger, SecretRegistry, type Logger } from './logger.js';
+import { LoginThrottle, type FailureStore } from './login-throttle.js';
+import { Metrics } from './metrics.js';
+import { RateLimiter, type RateStore } from './rate-limit.js';
+import { deriveKeys, Sealer } from './secrets.js';
+import { MemorySessionStore, SessionManager, type SessionStore } from './sessions.js';
+import { TokenCache, type TokenStore } from './token-cache.js';
+import { createVendors } from './vendors.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface GatewayOptions {
+  config: Config;
+  /** Where logs go (tests collect them); stdout by default. */
+  logDestination?: DestinationStream;
+  logger?: Logger;
+  /** Shared state for many replicas (Redis); in-process when absent. */
+  stores?: { sessions?: SessionStore; tokens?: TokenStore; rates?: RateStore; failures?: FailureStore; ping?: () => Promise<boolean> };
+  /** Session token the explorer page pre-fills (demo mode). */
+  demoToken?: string;
+  /** Extra work on close, after the server drained (the demo's simulators). */
+  onClose?: () => Promise<void>;
+}
+
+export interface Gateway {
+  readonly server: Server;
+  readonly services: Services;
+  readonly apollo: ApolloServer<Context>;
+  /** http://host:port once listening. */
+  url: string;
+  listen(port?: number, host?: string): Promise<string>;
+  /** Stops accepting, lets in-flight requests finish, then releases everything. */
+  close(): Promise<void>;
+  setDemoToken(token: string): void;
+}
+
+/** The SDL of schema/*.graphql, in file-name order. */
+export function loadTypeDefs(): string {
+  const dir = resolve(packageRoot(), 'schema');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.graphql'))
+    .sort()
+    .map((f) => readFileSync(resolve(dir, f), 'utf8'))
+    .join('\n');
+}
+
+export function buildServices(options: GatewayOptions): Services {
+  const { config } = options;
+  const secrets = new SecretRegistry();
+  secrets.add(config.sessionSecret);
+  secrets.add(config.nuveq?.tokenKey);
+  secrets.add(config.platform?.password);
+  const logger = options.logger ?? createLogger({ level: config.logLevel, secrets, destination: options.logDestination });
+  const metrics = new Metrics({ defaultMetrics: true });
+  const keys = deriveKeys(config.sessionSecret);
+  const sealer = new Sealer(keys.sealing);
+  const tokens = new TokenCache({
+    max: config.tokenCacheMax,
+    hmacKey: keys.hashing,
+    metrics,
+    l2: options.stores?.tokens ? { store: options.stores.tokens, sealer } : undefined,
+  });
+  const limiter = new RateLimiter({ metrics, store: options.stores?.rates });
+  const loginThrottle = new LoginThrottle({
+    maxFailures: config.login.maxFailures,
+    maxFailuresPerClient: config.login.maxFailuresPerClient,
+    windowMs: config.login.windowMs,
+    hmacKey: keys.hashing,
+    metrics,
+    store: options.stores?.failures,
+  });
+  const sessions = new SessionManager(keys.sessionSigning, options.stores?.sessions ?? new MemorySessionStore(), config.sessionTtlMs);
+  const deps = { config, logger, metrics, tokens, limiter, sealer, loginThrottle, sessions };
+  return { ...deps, keys, vendors: createVendors(deps) };
+}
+
+function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors }) {
+          for (const e of errors) {
+            const original = e.originalError;
+            const code = original instanceof SwitchboardError ? original.code : typeof e.extensions?.code === 'string' ? e.extensions.code : 'INTERNAL_SERVER_ERROR';
+            metrics.graphqlErrors.inc({ code });
+          }
+        },
+        async willSendResponse({ operation, errors }) {
+          metrics.graphqlOperations.inc({ type: operation?.operation ?? 'unknown', outcome: errors?.length ? 'error' : 'ok' });
+        },
+      };
+    },
+  };
+}
+
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config } = options;
+  const services = buildServices(options);
+  const { logger, metrics } = services;
+  let demoToken = options.demoToken;
+  const version = packageInfo().version;
+
+  const plugins: ApolloServerPlugin<Context>[] = [
+    ApolloServerPluginCacheControlDisabled(),
+    ApolloServerPluginUsageReportingDisabled(),
+    ApolloServerPluginSchemaReportingDisabled(),
+    ApolloServerPluginInlineTraceDisabled(),
+    metricsPlugin(metrics),
+  ];
+  if (config.production) plugins.push(ApolloServerPluginLandingPageDisabled());
+  else {
+    plugins.push({
+      async serverWillStart() {
+        return { async renderLandingPage() { return { html: () => Promise.resolve(landingPageHtml({ demoToken, version })) }; } };
+      },
+    });
+  }
+
+  const apollo = new ApolloServer<Context>({
+    typeDefs: loadTypeDefs(),
+    resolvers,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: config.production,
+    nodeEnv: config.production ? 'production' : 'development',
+    parseOptions: { maxTokens: config.limits.tokens },
+    validationRules: [
+      maxDepthRule({ n: config.limits.depth, exposeLimits: true }),
+      maxAliasesRule({ n: config.limits.aliases, exposeLimits: true }),
+    ],
+    formatError: createFormatError({
+      production: config.production,
+      onMasked: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'),
+    }),
+    stopOnTerminationSignals: false,
+    logger,
+    plugins,
+  });
+  await apollo.start();
+
+  const corsHandler = config.corsOrigins.length
+    ? cors({
+        origin: config.corsOrigins,
+        methods: ['GET', 'POST'],
+        allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name'],
+        maxAge: 600,
+      })
+    : undefined;
+
+  let ready = false;
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const sockets = new Set<Socket>();
+
+  const clientAddress = (req: IncomingMessage): string => {
+    const direct = req.socket.remoteAddress ?? 'unknown';
+    if (config.trustProxy <= 0) return direct;
+    const hops = String(req.headers['x-forwarded-for'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    return hops[hops.length - config.trustProxy] ?? direct;
+  };
+
+  const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  };
+
+  const graphql = async (req: IncomingMessage, res: ServerResponse, search: string) => {
+    if (corsHandler) {
+      let next = false;
+      corsHandler(req, res, () => (next = true));
+      if (!next) return; // the preflight was answered
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let body: unknown;
+    if (req.method === 'POST') {
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > MAX_BODY_BYTES) return refuseBody(req, res);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) return refuseBody(req, res);
+        chunks.push(chunk as Buffer);
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (/json/i.test(headers.get('content-type') ?? '') && text.length > 0) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+        }
+      } else {
+        body = text;
+      }
+    }
+    const auth = headers.get('authorization');
+    const token = auth && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
+    const httpGraphQLRequest: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body };
+    const context = new Context(services, { requestId: randomUUID(), token: token || undefined, clientAddress: clientAddress(req) });
+    const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => context });
+    for (const [key, value] of result.headers) res.setHeader(key, value);
+    res.statusCode = result.status ?? 200;
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+      return;
+    }
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+
+  const refuseBody = (req: IncomingMessage, res: ServerResponse) => {
+    sendJson(res, 413, { errors: [{ message: `The request body is larger than ${MAX_BODY_BYTES} bytes`, extensions: { code: 'BAD_REQUEST' } }] }, { connection: 'close' });
+    // Stop reading the rest of an oversized upload; the socket closes after the answer.
+    req.unpipe();
+    req.resume();
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    res.setHeader('x-content-type-options', 'nosniff');
+    if (closing) res.setHeader('connection', 'close');
+    switch (path) {
+      case '/graphql':
+        return graphql(req, res, q < 0 ? '' : url.slice(q));
+      case '/health':
+        return sendJson(res, 200, { status: 'ok' });
+      case '/ready': {
+        const storeUp = ready && !closing && (await (options.stores?.ping ?? (() => services.sessions.store.ping()))().catch(() => false));
+        metrics.sessionStoreUp.set(storeUp ? 1 : 0);
+        return sendJson(res, storeUp ? 200 : 503, { status: storeUp ? 'ready' : 'not ready' });
+      }
+      case '/metrics': {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+        return;
+      }
+      case '/':
+        if (!config.production && req.method === 'GET') {
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+          res.end(landingPageHtml({ demoToken, version }));
+          return;
+        }
+        return sendJson(res, 404, { error: 'Not found; the GraphQL endpoint is /graphql' });
+      default:
+        return sendJson(res, 404, { error: 'Not found' });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => {
+      if (--inFlight === 0 && drained) drained();
+    });
+    handle(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'request handler failed');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    });
+  });
+  // Slow clients must not hold sockets: headers within 10 s, the whole request within 30 s.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 100;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  const gateway: Gateway = {
+    server,
+    services,
+    apollo,
+    url: '',
+    async listen(port = config.port, host = config.host) {
+      await new Promise<void>((resolveListen, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolveListen());
+      });
+      const address = server.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      gateway.url = `http://${shownHost}:${address.port}`;
+      ready = true;
+      return gateway.url;
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      ready = false;
+      const stopped = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        const grace = config.upstreamTimeoutMs + 5_000;
+        await Promise.race([new Promise<void>((r) => (drained = r)), new Promise<void>((r) => setTimeout(r, grace).unref())]);
+      }
+      server.closeAllConnections();
+      for (const s of sockets) s.destroy();
+      await stopped;
+      await apollo.stop();
+      await Promise.all(Object.values(services.vendors).map((v) => v?.close()));
+      await services.sessions.store.close();
+      await options.onClose?.();
+    },
+    setDemoToken(token: string) {
+      demoToken = token;
+    },
+  };
+  return gateway;
+}
