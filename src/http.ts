@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type buildConnector } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
@@ -9,6 +8,7 @@ import {
   UpstreamUnavailableError,
   type VendorName,
 } from './errors.js';
+import { delay as sleep } from './delay.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { AdaptiveConcurrency, RateLimiter, RateRule } from './rate-limit.js';

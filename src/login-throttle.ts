@@ -58,7 +58,7 @@ export class LoginThrottle {
 
   constructor(private readonly options: LoginThrottleOptions) {
     this.store = options.store ?? new MemoryFailureStore();
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
   }
 
   private hash(scope: string, value: string): string {

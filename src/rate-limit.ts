@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimitedError, type VendorName } from './errors.js';
+import { delay } from './delay.js';
 import type { Metrics } from './metrics.js';
 
 /** At most `limit` calls in any window of `windowMs` (a sliding window, as vendors count). */
@@ -77,7 +77,7 @@ export class RateLimiter {
 
   constructor(private readonly options: RateLimiterOptions = {}) {
     this.store = options.store ?? new MemoryRateStore();
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
     this.safetyMs = options.safetyMs ?? 1000;
     this.maxQueue = options.maxQueue ?? 1000;
   }
@@ -93,19 +93,20 @@ export class RateLimiter {
       throw new RateLimitedError(1, 'Too many calls queued for this vendor; retry later', { vendor });
     }
     const padded = this.safetyMs ? rules.map((r) => ({ limit: r.limit, windowMs: r.windowMs + Math.min(this.safetyMs, r.windowMs / 10) })) : rules;
-    const now = this.now();
-    const r = await this.store.reserve(key, padded, now, Math.max(0, maxWaitMs));
-    if (!r.ok) {
-      this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'refused' });
-      throw new RateLimitedError(r.retryAfterMs / 1000, 'The vendor budget is used up for now; retry later', { vendor });
-    }
-    const wait = r.at - this.now();
-    if (wait <= 0) return;
-    this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'waited' });
-    this.options.metrics?.rateLimitWaitSeconds.observe({ vendor }, wait / 1000);
+    // Counted before the first await, so a burst of callers sees itself.
     this.waiting.set(key, queued + 1);
     try {
-      await sleep(wait, undefined, { signal });
+      const now = this.now();
+      const r = await this.store.reserve(key, padded, now, Math.max(0, maxWaitMs));
+      if (!r.ok) {
+        this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'refused' });
+        throw new RateLimitedError(r.retryAfterMs / 1000, 'The vendor budget is used up for now; retry later', { vendor });
+      }
+      const wait = r.at - this.now();
+      if (wait <= 0) return;
+      this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'waited' });
+      this.options.metrics?.rateLimitWaitSeconds.observe({ vendor }, wait / 1000);
+      await delay(wait, signal);
     } finally {
       const n = (this.waiting.get(key) ?? 1) - 1;
       if (n <= 0) this.waiting.delete(key);
@@ -127,7 +128,7 @@ export class AdaptiveConcurrency {
 
   constructor(
     readonly max: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => Date.now(),
   ) {
     this.limit = max;
   }

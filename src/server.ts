@@ -14,6 +14,7 @@ import {
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import cors from 'cors';
+import { GraphQLError, type ValidationContext } from 'graphql';
 import type { DestinationStream } from 'pino';
 import { resolvers } from '../resolvers/index.js';
 import { packageInfo, packageRoot, type Config } from './config.js';
@@ -115,6 +116,14 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
   };
 }
 
+/**
+ * graphql-armor's rules throw on rejection by default, which Apollo reports as an internal error;
+ * reported through the validation context they are ordinary validation errors (400).
+ */
+function reportLimit(context: ValidationContext | null, error: GraphQLError): void {
+  context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')));
+}
+
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const services = buildServices(options);
@@ -149,8 +158,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     nodeEnv: config.production ? 'production' : 'development',
     parseOptions: { maxTokens: config.limits.tokens },
     validationRules: [
-      maxDepthRule({ n: config.limits.depth, exposeLimits: true }),
-      maxAliasesRule({ n: config.limits.aliases, exposeLimits: true }),
+      maxDepthRule({ n: config.limits.depth, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
+      // Introspection is the one place this schema can nest without end (`ofType { ofType ... }`);
+      // explorers need about 21 levels (graphql-js getIntrospectionQuery), so it gets its own, looser bound.
+      maxDepthRule({ n: Math.max(30, config.limits.depth), ignoreIntrospection: false, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
+      maxAliasesRule({ n: config.limits.aliases, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
     ],
     formatError: createFormatError({
       production: config.production,

@@ -59,7 +59,7 @@ export class MemorySessionStore implements SessionStore {
 
   constructor(
     max = 100_000,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => Date.now(),
   ) {
     this.sessions = new LRUCache({ max, ttlAutopurge: false, ttlResolution: 0, perf: { now: () => this.now() } });
   }
@@ -110,7 +110,7 @@ export class SessionManager {
     private readonly signingKey: Uint8Array,
     readonly store: SessionStore,
     private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   async create(logins: StoredLogin[] = []): Promise<{ token: string; session: SessionRecord }> {

@@ -83,7 +83,7 @@ export class TokenCache {
   private readonly now: () => number;
 
   constructor(private readonly options: TokenCacheOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
     this.lru = new LRUCache<string, CachedToken, FetchContext>({
       max: options.max,
       ttlResolution: 0,

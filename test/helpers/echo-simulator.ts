@@ -1,0 +1,12 @@
+import { Simulator, type SimHandler } from '../../src/simulator.js';
+
+/** A bare simulator whose routes a test defines, for exercising the shared HTTP client. */
+export class EchoSimulator extends Simulator {
+  constructor() {
+    super('echo');
+  }
+  on(method: string, path: string, handler: SimHandler): this {
+    this.route(method, path, handler);
+    return this;
+  }
+}

@@ -1,0 +1,49 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
+
+export interface GatewayProcess {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+/**
+ * Runs src/main.ts in its own process (through tsx, so no build is needed) and resolves once it
+ * prints where it listens.
+ */
+export function spawnGateway(env: Record<string, string>, timeoutMs = 30_000): Promise<GatewayProcess> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NUVEQ|NUREVA|NEXUDUS|PLATFORM|DEMO|SESSION|REDIS|PORT|HOST)_?/.test(k)));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...clean, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the gateway did not start in time:\n${out}\n${err}`));
+    }, timeoutMs);
+    const check = () => {
+      const m = /GraphQL:\s+(http:\/\/\S+)\/graphql/.exec(out);
+      if (m && (out.includes('Demo logins') ? /Authorization: Bearer|Could not prepare/.test(out) : true)) {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        resolvePromise({ child, url: m[1]!, stdout: () => out, stderr: () => err, exit });
+      }
+    };
+    child.stdout!.on('data', check);
+    void exit.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the gateway exited (${code}) before listening:\n${out}\n${err}`));
+    });
+  });
+}

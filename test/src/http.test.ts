@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createServer } from 'node:net';
+import { RateLimitedError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from '../../src/errors.js';
+import { parseJson, parseRetryAfter, UpstreamClient } from '../../src/http.js';
+import { createLogger, SecretRegistry } from '../../src/logger.js';
+import { Metrics } from '../../src/metrics.js';
+import { EchoSimulator } from '../helpers/echo-simulator.js';
+import { LogCollector } from '../helpers/gateway.js';
+
+describe('upstream client', () => {
+  const sim = new EchoSimulator();
+  const other = new EchoSimulator();
+  const metrics = new Metrics();
+  const logs = new LogCollector();
+  const logger = createLogger({ level: 'debug', secrets: new SecretRegistry(), destination: logs });
+  let client: UpstreamClient;
+  let attempts = 0;
+
+  beforeAll(async () => {
+    await other.start();
+    sim
+      .on('GET', '/ok', () => ({ json: { ok: true } }))
+      .on('GET', '/redirect', () => ({ status: 302, headers: { location: `${other.url}/stolen` } }))
+      .on('GET', '/flaky', () => (++attempts === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { json: { attempt: attempts } }))
+      .on('GET', '/dated', () => (++attempts === 1 ? { status: 429, headers: { 'retry-after': new Date(Date.now() + 1500).toUTCString() } } : { json: { attempt: attempts } }))
+      .on('POST', '/write', () => ({ status: 429, headers: { 'retry-after': '7' } }))
+      .on('GET', '/throttled', () => ({ status: 429, headers: { 'retry-after': '30' } }))
+      .on('GET', '/busy', () => (++attempts < 3 ? { status: 503 } : { json: { attempt: attempts } }))
+      .on('GET', '/html', () => ({ text: '<html><body>Maintenance</body></html>', headers: { 'content-type': 'text/html' } }))
+      .on('GET', '/huge', () => ({ text: 'x'.repeat(3 * 1024 * 1024) }))
+      .on('POST', '/echo', (req) => ({ json: { contentType: req.headers['content-type'], body: req.rawBody } }));
+    sim.on('GET', '/slow', async () => {
+      await new Promise((r) => setTimeout(r, 3000));
+      return { json: {} };
+    });
+    await sim.start();
+    client = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 5000, metrics, logger });
+  });
+  afterAll(async () => {
+    await client.close();
+    await sim.stop();
+    await other.stop();
+  });
+
+  test('keeps connections alive between calls', async () => {
+    const before = sim.connections;
+    for (let i = 0; i < 20; i++) expect((await client.request({ operation: 't.ok', method: 'GET', path: '/ok' })).status).toBe(200);
+    // 20 calls in a row ride on the pool's sockets (undici may open a second while the first is released).
+    expect(sim.connections - before).toBeLessThanOrEqual(2);
+  });
+
+  test('never follows a redirect', async () => {
+    await expect(client.request({ operation: 't.redirect', method: 'GET', path: '/redirect', read: true })).rejects.toBeInstanceOf(UpstreamError);
+    expect(other.requests).toBe(0);
+  });
+
+  test('a throttled read waits for Retry-After (seconds) and succeeds', async () => {
+    attempts = 0;
+    const t = Date.now();
+    const res = await client.request({ operation: 't.flaky', method: 'GET', path: '/flaky', read: true });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1000);
+    expect(parseJson<{ attempt: number }>('NUVEQ', res).attempt).toBe(2);
+  });
+
+  test('Retry-After as an HTTP date is honoured too', async () => {
+    attempts = 0;
+    const t = Date.now();
+    const res = await client.request({ operation: 't.dated', method: 'GET', path: '/dated', read: true });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBe(200);
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:50 GMT'))).toBe(10);
+    expect(parseRetryAfter('12')).toBe(12);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+
+  test('writes are never retried: a throttled write is RATE_LIMITED with retryAfter', async () => {
+    sim.resetLog();
+    const error = await client.request({ operation: 't.write', method: 'POST', path: '/write', json: {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 7, vendor: 'NUVEQ' });
+    expect(sim.requests).toBe(1);
+  });
+
+  test('a wait beyond the budget is not waited: RATE_LIMITED at once', async () => {
+    const t = Date.now();
+    const error = await client.request({ operation: 't.throttled', method: 'GET', path: '/throttled', read: true }).catch((e: unknown) => e);
+    expect(Date.now() - t).toBeLessThan(1000);
+    expect((error as RateLimitedError).retryAfter).toBe(30);
+  });
+
+  test('503 on a read is retried with backoff within the budget', async () => {
+    attempts = 0;
+    const res = await client.request({ operation: 't.busy', method: 'GET', path: '/busy', read: true });
+    expect(res.status).toBe(200);
+    expect(attempts).toBe(3);
+  });
+
+  test('a slow vendor gives UPSTREAM_TIMEOUT at the deadline', async () => {
+    const fast = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 500, metrics, logger });
+    const t = Date.now();
+    await expect(fast.request({ operation: 't.slow', method: 'GET', path: '/slow', read: true })).rejects.toBeInstanceOf(UpstreamTimeoutError);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(450);
+    expect(Date.now() - t).toBeLessThan(1500);
+    await fast.close();
+  });
+
+  test('a refused connection gives UPSTREAM_UNAVAILABLE', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    const dead = new UpstreamClient({ vendor: 'NUREVA', baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000, metrics, logger });
+    await expect(dead.request({ operation: 't.dead', method: 'GET', path: '/', read: true })).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    await dead.close();
+  });
+
+  test('HTML instead of JSON is UPSTREAM_ERROR; so is an answer over the size limit', async () => {
+    const res = await client.request({ operation: 't.html', method: 'GET', path: '/html' });
+    expect(() => parseJson('NUVEQ', res)).toThrow(UpstreamError);
+    await expect(client.request({ operation: 't.huge', method: 'GET', path: '/huge' })).rejects.toBeInstanceOf(UpstreamError);
+  });
+
+  test('JSON and form bodies carry their content types', async () => {
+    const json = parseJson<{ contentType: string; body: string }>('NUVEQ', await client.request({ operation: 't.echo', method: 'POST', path: '/echo', json: { a: 1 } }));
+    expect(json).toEqual({ contentType: 'application/json', body: '{"a":1}' });
+    const form = parseJson<{ contentType: string; body: string }>('NUVEQ', await client.request({ operation: 't.echo', method: 'POST', path: '/echo', form: { grant_type: 'password', username: 'a b' } }));
+    expect(form).toEqual({ contentType: 'application/x-www-form-urlencoded', body: 'grant_type=password&username=a+b' });
+  });
+
+  test('metrics count calls per vendor, operation and outcome', async () => {
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/switchboard_upstream_requests_total\{vendor="NUVEQ",operation="t.flaky",outcome="throttled"\} \d/);
+    expect(text).toMatch(/switchboard_upstream_requests_total\{vendor="NUVEQ",operation="t.slow",outcome="timeout"\} 1/);
+    expect(text).toMatch(/switchboard_upstream_requests_total\{vendor="NUREVA",operation="t.dead",outcome="unavailable"\} \d/);
+  });
+});
