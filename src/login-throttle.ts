@@ -48,13 +48,16 @@ export interface LoginThrottleOptions {
 /**
  * Slows password guessing: after `maxFailures` failed logins for one identity (or
  * `maxFailuresPerClient` from one client address) within the window, further attempts answer
- * RATE_LIMITED without reaching the vendor. Attempts still in flight count as failures until
- * they succeed, so aliases or parallel requests cannot slip a burst past the limit.
+ * RATE_LIMITED without reaching the vendor. Attempts still in flight count as failures until they
+ * succeed, once per distinct credential: a burst of different passwords (parallel requests, or
+ * aliases) cannot slip past the limit, while many identical logins (one user, many tabs) share one
+ * place, as they share one vendor login.
  */
 export class LoginThrottle {
   private readonly store: FailureStore;
   private readonly now: () => number;
-  private readonly pending = new Map<string, number>();
+  /** Per throttle key: in-flight attempts by credential fingerprint. */
+  private readonly pending = new Map<string, Map<string, number>>();
 
   constructor(private readonly options: LoginThrottleOptions) {
     this.store = options.store ?? new MemoryFailureStore();
@@ -65,21 +68,49 @@ export class LoginThrottle {
     return `${scope}:${createHmac('sha256', this.options.hmacKey).update(value).digest('base64url')}`;
   }
 
-  async attempt<T>(vendor: VendorName, identity: string, client: string, login: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `login` unless the identity or the client is locked out. `credential` (the password,
+   * with any one-time code) is only hashed, to tell distinct attempts apart.
+   */
+  async attempt<T>(vendor: VendorName, identity: string, client: string, credential: string, login: () => Promise<T>): Promise<T> {
+    const id = `${vendor}\u0000${identity.trim().toLowerCase()}`;
+    const fingerprint = this.hash('cred', `${id}\u0000${credential}`);
     const keys = [
-      { key: this.hash('id', `${vendor}\u0000${identity.trim().toLowerCase()}`), max: this.options.maxFailures, scope: 'identity' },
+      { key: this.hash('id', id), max: this.options.maxFailures, scope: 'identity' },
       { key: this.hash('ip', client), max: this.options.maxFailuresPerClient, scope: 'client' },
     ];
+    // Registered before the first await, so a burst of callers sees itself; each caller is ranked
+    // by arrival among the distinct credentials in flight.
+    const ranks = keys.map((k) => {
+      const inFlight = this.pending.get(k.key) ?? new Map<string, number>();
+      const joined = inFlight.has(fingerprint);
+      inFlight.set(fingerprint, (inFlight.get(fingerprint) ?? 0) + 1);
+      this.pending.set(k.key, inFlight);
+      return joined ? -1 : [...inFlight.keys()].indexOf(fingerprint);
+    });
+    const release = () => {
+      for (const k of keys) {
+        const inFlight = this.pending.get(k.key);
+        const n = (inFlight?.get(fingerprint) ?? 1) - 1;
+        if (n > 0) inFlight!.set(fingerprint, n);
+        else inFlight?.delete(fingerprint);
+        if (inFlight && inFlight.size === 0) this.pending.delete(k.key);
+      }
+    };
     const now = this.now();
-    for (const k of keys) {
-      const recent = await this.store.recent(k.key, now, this.options.windowMs);
-      if (recent.length + (this.pending.get(k.key) ?? 0) >= k.max) {
+    for (const [i, k] of keys.entries()) {
+      if (ranks[i] === -1) continue; // the same attempt is already under way
+      const recent = await this.store.recent(k.key, now, this.options.windowMs).catch((error: unknown) => {
+        release();
+        throw error;
+      });
+      if (recent.length + ranks[i]! >= k.max) {
+        release();
         this.options.metrics?.loginThrottled.inc({ vendor, scope: k.scope });
         const oldest = recent[0] ?? now;
         throw new RateLimitedError((oldest + this.options.windowMs - now) / 1000, 'Too many failed logins; retry later', { vendor });
       }
     }
-    for (const k of keys) this.pending.set(k.key, (this.pending.get(k.key) ?? 0) + 1);
     try {
       const result = await login();
       await this.store.clear(keys[0]!.key);
@@ -91,11 +122,7 @@ export class LoginThrottle {
       }
       throw error;
     } finally {
-      for (const k of keys) {
-        const n = (this.pending.get(k.key) ?? 1) - 1;
-        if (n <= 0) this.pending.delete(k.key);
-        else this.pending.set(k.key, n);
-      }
+      release();
     }
   }
 }

@@ -178,7 +178,7 @@ export class NexudusDataSource {
     if (!password) throw new BadUserInputError('password: must not be empty', 'password', { vendor: VENDOR });
     const creds: SealedCredentials = { email, password, ...(totp ? { totp } : {}) };
     const key = client.tokenKey(creds);
-    const entry = await ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, () =>
+    const entry = await ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, `${password}\u0000${totp ?? ''}`, () =>
       ctx.services.tokens.get(VENDOR, key, client.login(creds, key), 3_600_000),
     );
     const meta = entry.meta as LoginMeta | undefined;

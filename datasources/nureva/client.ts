@@ -252,7 +252,7 @@ export class NurevaDataSource {
     const { client, ctx } = this;
     client.entry(deviceId);
     const key = client.tokenKey(deviceId, account, password);
-    await ctx.services.loginThrottle.attempt(VENDOR, `${deviceId}/${account}`, ctx.request.clientAddress, () =>
+    await ctx.services.loginThrottle.attempt(VENDOR, `${deviceId}/${account}`, ctx.request.clientAddress, password, () =>
       ctx.services.tokens.get(VENDOR, key, client.login(deviceId, account, password), AUTH_TTL_MS),
     );
     return client.toLogin(deviceId, account, password, key);

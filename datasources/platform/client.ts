@@ -145,13 +145,15 @@ export class PlatformClient {
           rate: { key: `platform:${endpoint}`, rules: this.rules },
           auth: async () => ({ authorization: `Bearer ${await token()}` }),
         }),
-      (res) => res.status === 401 && !this.blamesClientToken(res),
+      (res) => res.status === 401 && this.rejectsServiceToken(res),
     );
   }
 
-  private blamesClientToken(res: UpstreamResponse): boolean {
+  /** A 401 about the api_token, not a failed client login nor a bad Client-Token. */
+  private rejectsServiceToken(res: UpstreamResponse): boolean {
     const item = this.firstError(res);
-    return item?.source?.header?.toLowerCase() === 'client-token';
+    if (!item?.code) return true;
+    return item.code === 'errors.auth.invalid' && item.source?.header?.toLowerCase() !== 'client-token';
   }
 
   private firstError(res: UpstreamResponse): PlatformErrorItem | undefined {
@@ -233,7 +235,7 @@ export class PlatformDataSource {
   async login(email: string, password: string): Promise<ClientLoginAnswer> {
     const { client, ctx } = this;
     if (!EMAIL.test(email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
-    return ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, async () => {
+    return ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, password, async () => {
       const res = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', { json: { email, password } });
       if (res.status === 200) return this.loginAnswer(res);
       const error = client.mapError(res);
