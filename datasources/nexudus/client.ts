@@ -90,7 +90,8 @@ export class NexudusClient {
         method: 'POST',
         path: '/api/token',
         form: { grant_type: 'password', username: creds.email, password: creds.password, ...(creds.totp ? { totp: creds.totp } : {}) },
-        rate: this.rate(key),
+        // Nexudus counts calls without a bearer together, by caller.
+        rate: this.rate('anonymous'),
       });
       if (res.status === 400 || res.status === 401) {
         const body = safeJson<{ error?: string; error_description?: string }>(res);
@@ -164,6 +165,7 @@ function safeJson<T>(res: UpstreamResponse): T | undefined {
 export class NexudusDataSource {
   /** `/en/user/me` once per request per login, however many fields ask. */
   private readonly meLoader: DataLoader<string, NexudusUserRecord>;
+  private readonly loginsByKey = new Map<string, StoredLogin>();
 
   constructor(
     private readonly client: NexudusClient,
@@ -210,10 +212,9 @@ export class NexudusDataSource {
     return withTokenRetry(ctx.services.tokens, VENDOR, key, client.login(creds, key), send, (res) => res.status === 401 && !res.text.trim(), 3_600_000);
   }
 
-  private async loadMe(slotKey: string): Promise<NexudusUserRecord> {
-    const session = await this.ctx.session();
-    const login = this.sessionLogin(session);
-    const key = login.tokenKey ?? slotKey;
+  private async loadMe(key: string): Promise<NexudusUserRecord> {
+    const login = this.loginsByKey.get(key);
+    if (!login) throw new UnauthenticatedError('This session holds no Nexudus login: use loginNexudus first', { vendor: VENDOR });
     let record: NexudusUserRecord | undefined;
     const res = await this.withBearer(login, async (token) => {
       const r = await this.client.me(await token(), key);
@@ -224,17 +225,22 @@ export class NexudusDataSource {
     throw this.client.mapError(res);
   }
 
-  /** The session's Nexudus member, or UNAUTHENTICATED without a Nexudus login. */
-  async me(): Promise<NexudusUserRecord> {
-    const login = this.sessionLogin(await this.ctx.session());
-    return this.meLoader.load(login.tokenKey ?? NEXUDUS_SLOT);
+  /** The member of this login, fetched once per request however many fields ask. */
+  private meOf(login: StoredLogin): Promise<NexudusUserRecord> {
+    const key = login.tokenKey ?? this.client.tokenKey(this.client.credentials(login));
+    this.loginsByKey.set(key, login);
+    return this.meLoader.load(key);
   }
 
-  /** For Session.nexudusUser: null when the session has no Nexudus login. */
+  /** The session's Nexudus member, or UNAUTHENTICATED without a Nexudus login. */
+  async me(): Promise<NexudusUserRecord> {
+    return this.meOf(this.sessionLogin(await this.ctx.session()));
+  }
+
+  /** For Session.nexudusUser (including the session a login returns): null without a Nexudus login. */
   async meIfLoggedIn(session: SessionRecord): Promise<NexudusUserRecord | null> {
     const login = session.logins.find((l) => l.slot === NEXUDUS_SLOT);
-    if (!login) return null;
-    return this.meLoader.load(login.tokenKey ?? NEXUDUS_SLOT);
+    return login ? this.meOf(login) : null;
   }
 
   /** `GET /en/user/exists?email=`: public, a bare true/false. */
