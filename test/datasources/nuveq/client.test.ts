@@ -1,0 +1,198 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import type { NuveqSimulator } from '../../../datasources/nuveq/simulator.js';
+import { expectNoSecrets, nuveqEnv, platformEnv, startGateway, startNuveq, startPlatform, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
+import type { PlatformSimulator } from '../../../datasources/platform/simulator.js';
+
+const USERS = 'query($ids: [ID!]!) { nuveqUsers(userIds: $ids) { id userId name } }';
+const USER = 'query($id: ID!) { nuveqUser(userId: $id) { userId name } }';
+
+describe('Nuveq slice', () => {
+  let sim: NuveqSimulator;
+  let platform: PlatformSimulator;
+  let gw: TestGateway;
+  let token: string;
+  const gateways: TestGateway[] = [];
+
+  beforeAll(async () => {
+    sim = await startNuveq({ latencyMs: 15 });
+    platform = await startPlatform();
+    gw = await startGateway({ ...nuveqEnv(sim), ...platformEnv(platform) });
+    gateways.push(gw);
+    token = (await gw.gql('mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }')).data!.loginClient.token;
+  });
+  afterEach(() => {
+    sim.clearFaults();
+    sim.latencyMs = 15;
+    sim.errorStatus = 200;
+  });
+  afterAll(async () => {
+    for (const g of gateways) await g.close();
+    await sim.stop();
+    await platform.stop();
+    // The API key appears in no log line of any gateway in this file.
+    expectNoSecrets(gateways.map((g) => g.logs.text).join('\n'), [sim.tokenKey, TEST_SECRET, token]);
+  });
+
+  test('100 ids of which 40 repeat: exactly 60 vendor calls, never more than 8 in flight, answers in order, null where unknown', async () => {
+    const distinct = Array.from({ length: 60 }, (_, i) => String(1001 + i));
+    const ids = [...distinct, ...distinct.slice(0, 40)];
+    // Shuffle deterministically so repeats are interleaved.
+    const shuffled = ids.map((id, i) => ({ id, k: (i * 37) % 100 })).sort((a, b) => a.k - b.k).map((x) => x.id);
+    sim.resetLog();
+    const res = await gw.gql(USERS, { ids: shuffled }, token);
+    expect(res.errors).toBeUndefined();
+    expect(sim.userDetailCalls()).toBe(60);
+    expect(sim.maxInFlight).toBeLessThanOrEqual(8);
+    expect(sim.maxInFlight).toBeGreaterThanOrEqual(4);
+    const users = res.data!.nuveqUsers as Array<{ userId: string } | null>;
+    expect(users).toHaveLength(100);
+    shuffled.forEach((id, i) => {
+      if (Number(id) % 5 === 0) expect(users[i]).toBeNull();
+      else expect(users[i]?.userId).toBe(id);
+    });
+    const bodies = sim.log.map((r) => r.json as Record<string, unknown>);
+    expect(new Set(bodies.map((b) => b.user_id)).size).toBe(60);
+  });
+
+  test('the request body is exactly port, api_id, user_id and token_key, with their types', async () => {
+    sim.resetLog();
+    await gw.gql(USER, { id: '1001' }, token);
+    const body = sim.log[0]!.json as Record<string, unknown>;
+    expect(Object.keys(body)).toEqual(['port', 'api_id', 'user_id', 'token_key']);
+    expect(body).toEqual({ port: sim.userDetailPort, api_id: sim.apiId, user_id: 1001, token_key: sim.tokenKey });
+    expect(sim.log[0]!.method).toBe('POST');
+  });
+
+  test('a non-numeric userId is BAD_USER_INPUT before any call', async () => {
+    sim.resetLog();
+    for (const id of ['abc', '10 01', '-5', '1e3', '']) {
+      const res = await gw.gql(USER, { id }, token);
+      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userId' });
+    }
+    const list = await gw.gql(USERS, { ids: ['1001', 'x'] }, token);
+    expect(list.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(sim.requests).toBe(0);
+  });
+
+  test('without a session: UNAUTHENTICATED with zero vendor calls', async () => {
+    sim.resetLog();
+    expect((await gw.gql(USER, { id: '1001' })).errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'NUVEQ' });
+    expect((await gw.gql(USERS, { ids: ['1001', '1002'] })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(sim.requests).toBe(0);
+  });
+
+  test('NUVEQ_ALLOW_ANONYMOUS=true lets it through without a session', async () => {
+    const anon = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true' }));
+    gateways.push(anon);
+    expect((await anon.gql(USER, { id: '1001' })).data?.nuveqUser?.userId).toBe('1001');
+  });
+
+  test('mapping: renamed fields, refs, empty strings to null, numeric or string ids, dates with an offset', async () => {
+    const res = await gw.gql(
+      '{ a: nuveqUser(userId: "1004") { ...f } b: nuveqUser(userId: "1003") { ...f } c: nuveqUser(userId: "1002") { ...f } } fragment f on NuveqUser { id vendor userId email name phone photoUrl staffNumber gender lastSeenAt expiresAt department { id name } post { id name } role { id name } accessGroupDescription }',
+      undefined,
+      token,
+    );
+    const raw = sim.users.get(1004)!;
+    expect(raw.photo).toBe('');
+    expect(typeof raw.department_id).toBe('number');
+    expect(res.data!.a).toEqual({
+      id: 'nuveq:1004', vendor: 'NUVEQ', userId: '1004', email: raw.email, name: raw.name, phone: raw.phone,
+      photoUrl: null, staffNumber: 'S-1004', gender: 'F', lastSeenAt: '2024-03-25T08:30:00+00:00', expiresAt: '2025-12-25T23:59:59+00:00',
+      department: { id: String(raw.department_id), name: raw.department_name }, post: { id: String(raw.post_id), name: raw.post_name },
+      role: { id: String(raw.role_id), name: raw.role_name }, accessGroupDescription: 'Main entrance, floors 1-3',
+    });
+    expect(sim.users.get(1003)!.staff_number).toBe(1003);
+    expect(res.data!.b).toMatchObject({ staffNumber: '1003', photoUrl: 'https://cdn.nuveq.example/photos/1003.jpg' });
+    expect(sim.users.get(1002)!.phone).toBe('');
+    expect(res.data!.c).toMatchObject({ phone: null });
+  });
+
+  test('vendor dates are read in NUVEQ_TIMEZONE, daylight saving included', async () => {
+    sim.users.set(7001, { name: 'Zoned', last_seen_at: '2024-07-01 08:30:00', expires_at: '2024-01-15 12:00:00', department_id: '', department_name: '' });
+    const berlin = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_TIMEZONE: 'Europe/Berlin' }));
+    gateways.push(berlin);
+    const res = await berlin.gql('{ nuveqUser(userId: "7001") { lastSeenAt expiresAt department { id } } }');
+    expect(res.data!.nuveqUser).toEqual({ lastSeenAt: '2024-07-01T08:30:00+02:00', expiresAt: '2024-01-15T12:00:00+01:00', department: null });
+  });
+
+  test.each([200, 400, 404])('the undocumented error envelope with HTTP %i: an unknown user is null, not an error', async (status) => {
+    sim.errorStatus = status;
+    const res = await gw.gql(USER, { id: '1005' }, token);
+    expect(res.errors).toBeUndefined();
+    expect(res.data).toEqual({ nuveqUser: null });
+  });
+
+  test.each([200, 401, 403])("a rejected token_key (HTTP %i) is the operator's: UPSTREAM_ERROR, a log naming NUVEQ_TOKEN_KEY, never the key", async (status) => {
+    const bad = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_TOKEN_KEY: 'a-wrong-key-value-1234' }));
+    gateways.push(bad);
+    sim.errorStatus = status;
+    const res = await bad.gql(USER, { id: '1001' });
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', vendor: 'NUVEQ' });
+    expect(JSON.stringify(res)).not.toContain('a-wrong-key-value-1234');
+    const log = bad.logs.entries().find((e) => e.level === 50 && e.variable === 'NUVEQ_TOKEN_KEY');
+    expect(log?.msg).toContain('NUVEQ_TOKEN_KEY');
+    expect(bad.logs.text).not.toContain('a-wrong-key-value-1234');
+  });
+
+  test('an HTML answer is UPSTREAM_ERROR, and it is not kept: the next request asks again', async () => {
+    sim.inject({ times: 1, reply: { status: 200, text: '<html><body>Service maintenance</body></html>', headers: { 'content-type': 'text/html' } } });
+    const first = await gw.gql(USER, { id: '1001' }, token);
+    expect(first.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', vendor: 'NUVEQ' });
+    expect((await gw.gql(USER, { id: '1001' }, token)).data?.nuveqUser?.userId).toBe('1001');
+  });
+
+  test('one failing user is an error at its own index; the others answer', async () => {
+    sim.inject({ times: 3, match: (r) => (r.json as { user_id?: number }).user_id === 1002, reply: { status: 200, text: 'garbage' } });
+    const res = await gw.gql(USERS, { ids: ['1001', '1002', '1003'] }, token);
+    expect(res.data!.nuveqUsers.map((u: { userId: string } | null) => u?.userId ?? null)).toEqual(['1001', null, '1003']);
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors![0]!.path).toEqual(['nuveqUsers', 1]);
+  });
+
+  test('a throttled first answer (429, Retry-After: 1) is retried and succeeds', async () => {
+    sim.inject({ throttle: true, times: 1 });
+    sim.resetLog();
+    const started = Date.now();
+    const res = await gw.gql(USER, { id: '1001' }, token);
+    expect(res.data?.nuveqUser?.userId).toBe('1001');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(sim.requests).toBe(2);
+  });
+
+  test('a sustained throttle is RATE_LIMITED with retryAfter, not UPSTREAM_ERROR; 503 counts as throttling too', async () => {
+    sim.inject({ throttle: true });
+    const res = await gw.gql(USER, { id: '1001' }, token);
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', vendor: 'NUVEQ', retryAfter: 1 });
+    sim.clearFaults();
+    sim.inject({ reply: { status: 503, headers: { 'retry-after': '2' }, json: { error: 'Busy' } } });
+    const busy = await gw.gql(USER, { id: '1002' }, token);
+    expect(busy.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 2 });
+  });
+
+  test('concurrency shrinks while Nuveq throttles and recovers after', async () => {
+    const fresh = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true' }));
+    gateways.push(fresh);
+    const c = fresh.gateway.services.vendors.nuveq!.concurrency;
+    expect(c.current).toBe(8);
+    sim.latencyMs = 0;
+    sim.inject({ throttle: true, times: 8 });
+    const during = await fresh.gql(USERS, { ids: Array.from({ length: 16 }, (_, i) => String(1001 + i)) });
+    expect(during.data).toBeDefined();
+    expect(c.current).toBeLessThan(8);
+    for (let round = 0; round < 10 && c.current < 8; round++) await fresh.gql(USERS, { ids: Array.from({ length: 20 }, (_, i) => String(1030 + i + round * 20)) });
+    expect(c.current).toBe(8);
+  });
+
+  test('a 5 s upstream with a 2 s timeout gives UPSTREAM_TIMEOUT in about 2 s', async () => {
+    const quick = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', UPSTREAM_TIMEOUT_MS: '2000' }));
+    gateways.push(quick);
+    sim.latencyMs = 5000;
+    const started = Date.now();
+    const res = await quick.gql(USER, { id: '1001' });
+    const took = Date.now() - started;
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_TIMEOUT', vendor: 'NUVEQ' });
+    expect(took).toBeGreaterThanOrEqual(1900);
+    expect(took).toBeLessThan(2600);
+  });
+});
