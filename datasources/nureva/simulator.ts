@@ -87,6 +87,8 @@ export class NurevaSimulator extends Simulator {
   /** Logins answered 200. */
   logins = 0;
   readonly fingerprint256: string;
+  /** The device certificate (PEM), e.g. to register it as a CA. */
+  readonly certificate: string;
   private readonly tokens = new Map<string, NurevaAccountLower>();
   private readonly arrivals: number[] = [];
   private readonly model: string;
@@ -94,6 +96,7 @@ export class NurevaSimulator extends Simulator {
   private constructor(options: NurevaSimOptions, tls: { key: string; cert: string; fingerprint256: string } | undefined) {
     super('nureva', { ...options, tls: tls ? { key: tls.key, cert: tls.cert } : undefined });
     this.fingerprint256 = tls?.fingerprint256 ?? '';
+    this.certificate = tls?.cert ?? '';
     this.enrollmentCode = options.enrollmentCode ?? 'ABC-DEF-GHJ';
     const a = options.accounts ?? {};
     this.accounts = {
