@@ -269,7 +269,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       case '/graphql':
         return graphql(req, res, q < 0 ? '' : url.slice(q));
       case '/health':
-        return sendJson(res, 200, { status: 'ok' });
+        return sendJson(res, 200, { status: 'ok', demo: config.demo });
       case '/ready': {
         const storeUp = ready && !closing && (await (options.stores?.ping ?? (() => services.sessions.store.ping()))().catch(() => false));
         metrics.sessionStoreUp.set(storeUp ? 1 : 0);

@@ -1,0 +1,83 @@
+import { createSwitchboardClient, errorCode } from '../sdk/index.js';
+
+/**
+ * `npm run example`: a tour of Switchboard through the typed SDK, against the demo. It uses the
+ * demo at SWITCHBOARD_URL (default http://127.0.0.1:4000) if one is running, or starts its own.
+ */
+
+export async function tour(endpoint: string, print: (line: string) => void = console.log): Promise<void> {
+  const sb = createSwitchboardClient(endpoint);
+  const step = (n: number, what: string, result: string) => print(`${String(n).padStart(2)}. ${what.padEnd(34)} ${result}`);
+
+  const email = `tour-${Date.now()}@example.com`;
+  const signup = await sb.SignupClient({ input: { email, firstName: 'Tour', lastName: 'Guide', password: 'tour-password-1', phoneNumber: '+27821234567' } });
+  const account = signup.signupClient.session.clientAccount!;
+  step(1, 'signupClient (Platform)', `client ${account.userId} (${account.email}); session ${signup.signupClient.session.id}`);
+
+  const nexudus = await sb.LoginNexudus({ email: 'admin@coworking.example', password: 'demo-admin-1' });
+  step(2, 'loginNexudus (attached)', `${nexudus.loginNexudus.session.nexudusUser?.name} (admin: ${nexudus.loginNexudus.session.nexudusUser?.isAdmin})`);
+
+  const nureva = await sb.LoginNureva({ deviceId: 'room-101', account: 'GENERAL', password: '' });
+  step(3, 'loginNureva room-101 GENERAL', `${nureva.loginNureva.session.logins.length} logins in the session now`);
+
+  const { session } = await sb.Session();
+  step(4, 'session', (session?.logins ?? []).map((l) => `${l.vendor}:${l.subject}`).join(', '));
+
+  const users = await sb.NuveqUsers({ userIds: ['1001', '1002', '1005', '1001'] });
+  step(5, 'nuveqUsers 1001,1002,1005,1001', users.nuveqUsers.map((u) => (u ? `${u.name} (${u.department?.name})` : 'null')).join('; '));
+
+  const device = await sb.Device({ id: 'room-101' });
+  step(6, 'device room-101 audio', `volume ${device.device?.audio?.speakerVolume}, gain ${device.device?.audio?.microphoneGain}, ${device.device?.hardware?.model}`);
+
+  const louder = await sb.ChangeDeviceVolume({ deviceId: 'room-101', direction: 'UP' });
+  step(7, 'changeDeviceVolume UP', `volume ${device.device?.audio?.speakerVolume} -> ${louder.changeDeviceVolume.speakerVolume}`);
+
+  const imp = await sb.ImpersonateNexudusUser({ userId: '303914613' });
+  step(8, 'impersonateNexudusUser 303914613', `portal login (once, until ${imp.impersonateNexudusUser.expiresAt}):`);
+  print(`      ${imp.impersonateNexudusUser.loginUrl}`);
+
+  const out = await sb.Logout();
+  const after = await sb.Session();
+  step(9, 'logout', `${out.logout}; session afterwards: ${after.session === null ? 'null' : 'still there?!'}`);
+}
+
+async function isDemo(base: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) });
+    return res.ok && ((await res.json()) as { demo?: boolean }).demo === true;
+  } catch {
+    return false;
+  }
+}
+
+async function main(): Promise<void> {
+  const base = (process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:4000').replace(/\/(graphql)?$/, '');
+  if (await isDemo(base)) {
+    console.log(`Using the demo at ${base}\n`);
+    await tour(`${base}/graphql`);
+    return;
+  }
+  console.log(`No demo at ${base}: starting one in this process.\n`);
+  const [{ startDemo }, { loadConfig }, { createGateway }, { randomSecret }] = await Promise.all([
+    import('../src/demo.js'),
+    import('../src/config.js'),
+    import('../src/server.js'),
+    import('../src/secrets.js'),
+  ]);
+  const demo = await startDemo();
+  const config = loadConfig({ ...demo.env, DEMO: 'true', SESSION_SECRET: randomSecret(), LOG_LEVEL: 'warn' });
+  const gateway = await createGateway({ config, onClose: demo.stop });
+  const url = await gateway.listen(0, '127.0.0.1');
+  try {
+    await tour(`${url}/graphql`);
+  } finally {
+    await gateway.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === new URL(process.argv[1], 'file://').href) {
+  main().catch((error: unknown) => {
+    console.error(`The tour failed: ${errorCode(error) ?? ''} ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}

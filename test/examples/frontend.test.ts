@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createClient, loadUsers, signIn } from '../../examples/frontend/apollo-client.js';
+import { oneUser, roomVolume } from '../../examples/frontend/graphql-request.js';
+import { tour } from '../../examples/tour.js';
+import { startDemo, type Demo } from '../../src/demo.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { ROOT } from '../helpers/process.js';
+
+describe('the examples', () => {
+  let demo: Demo;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    demo = await startDemo();
+    gw = await startGateway(demo.env);
+  });
+  afterAll(async () => {
+    await gw.close();
+    await demo.stop();
+  });
+
+  test('the README shows the frontend snippets exactly as they are compiled and run here', () => {
+    const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+    for (const file of ['examples/frontend/apollo-client.ts', 'examples/frontend/graphql-request.ts']) {
+      const block = new RegExp('```ts ' + file.replace(/[./]/g, '\\$&') + '\\n([\\s\\S]*?)```').exec(readme);
+      expect(block).not.toBeNull();
+      expect(block![1]).toBe(readFileSync(resolve(ROOT, file), 'utf8'));
+    }
+  });
+
+  test('the Apollo Client snippet works against the server', async () => {
+    const client = createClient(`${gw.url}/graphql`);
+    const account = await signIn(client, 'ada@example.com', 'demo-ada-1');
+    expect(account?.email).toBe('ada@example.com');
+    const users = await loadUsers(client, ['1002', '1005']);
+    expect(users.map((u) => u?.userId ?? null)).toEqual(['1002', null]);
+  });
+
+  test('the graphql-request snippets work against the server', async () => {
+    const volume = await roomVolume(`${gw.url}/graphql`);
+    expect(volume).toEqual(expect.any(Number));
+    const login = await gw.gql('mutation { loginClient(email: "grace@example.com", password: "demo-grace-1") { token } }');
+    expect(await oneUser(`${gw.url}/graphql`, login.data!.loginClient.token, '1001')).toEqual(expect.any(String));
+  });
+
+  test('the tour (npm run example) completes every step', async () => {
+    const lines: string[] = [];
+    await tour(`${gw.url}/graphql`, (l) => lines.push(l));
+    expect(lines.filter((l) => /^ ?\d\. /.test(l))).toHaveLength(9);
+    expect(lines.join('\n')).toContain('/en/user/login?t=');
+    expect(lines.at(-1)).toContain('session afterwards: null');
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * Type-level tests, checked by `tsc` in `npm test` (not run by Jest). Each @ts-expect-error must
+ * meet a type error: if the generated types ever went loose, the line would compile and tsc
+ * would fail on the unused directive.
+ */
+import { request } from 'graphql-request';
+import { createSwitchboardClient, NuveqUserDocument, type NuveqUserQuery } from '../../sdk/index.js';
+
+export async function typeLevelChecks(): Promise<void> {
+  const sb = createSwitchboardClient('http://127.0.0.1:4000/graphql');
+
+  // @ts-expect-error userId is an ID (string or number), not a boolean
+  await sb.NuveqUser({ userId: true });
+  // @ts-expect-error userIds holds ids, not objects
+  await sb.NuveqUsers({ userIds: [{ id: '1001' }] });
+  // @ts-expect-error account must be one of the NurevaAccount values
+  await sb.LoginNureva({ deviceId: 'room-101', account: 'ROOT', password: '' });
+  // @ts-expect-error email is required
+  await sb.LoginClient({ password: 'x' });
+  // @ts-expect-error direction is UP or DOWN
+  await sb.ChangeDeviceVolume({ deviceId: 'room-101', direction: 'SIDEWAYS' });
+  // @ts-expect-error microphoneGain is an Int
+  await sb.UpdateDeviceAudio({ deviceId: 'room-101', input: { microphoneGain: 'loud' } });
+
+  const result = await sb.NuveqUser({ userId: '1001' });
+  const name: string | null | undefined = result.nuveqUser?.name;
+  const department: string | null | undefined = result.nuveqUser?.department?.name;
+  // @ts-expect-error the operation does not select such a field
+  void result.nuveqUser?.password;
+
+  // The typed documents work with any client: here graphql-request's own `request`.
+  const typed: NuveqUserQuery = await request('http://127.0.0.1:4000/graphql', NuveqUserDocument, { userId: '1001' });
+  // @ts-expect-error variables are typed too
+  await request('http://127.0.0.1:4000/graphql', NuveqUserDocument, { userId: false });
+  void [name, department, typed];
+}
