@@ -64,6 +64,8 @@ export interface Config {
   demo: boolean;
   trustProxy: number;
   tokenCacheMax: number;
+  /** Execute validated documents directly (src/fast-path.ts); off sends every request through Apollo's pipeline. */
+  fastPath: boolean;
   login: { maxFailures: number; windowMs: number; maxFailuresPerClient: number };
   limits: { depth: number; aliases: number; tokens: number };
   nuveq?: NuveqConfig;
@@ -250,6 +252,7 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string } = {
     demo,
     trustProxy: int('TRUST_PROXY', 0, 0, 10),
     tokenCacheMax: int('TOKEN_CACHE_MAX', 10_000, 1),
+    fastPath: bool('GRAPHQL_FAST_PATH', true),
     login: {
       maxFailures: int('LOGIN_MAX_FAILURES', 5, 1, 1000),
       windowMs: duration('LOGIN_FAILURE_WINDOW', 15 * 60_000),

@@ -13,6 +13,7 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { makeExecutableSchema } from '@graphql-tools/schema';
 import cors from 'cors';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import type { DestinationStream } from 'pino';
@@ -20,6 +21,7 @@ import { resolvers } from '../resolvers/index.js';
 import { packageInfo, packageRoot, type Config } from './config.js';
 import { Context, type Services } from './context.js';
 import { createFormatError, SwitchboardError } from './errors.js';
+import { FastPath } from './fast-path.js';
 import { landingPageHtml } from './landing.js';
 import { createLogger, SecretRegistry, type Logger } from './logger.js';
 import { LoginThrottle, type FailureStore } from './login-throttle.js';
@@ -147,9 +149,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
   }
 
+  const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers });
+  const validationRules = [
+    maxDepthRule({ n: config.limits.depth, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
+    // Introspection is the one place this schema can nest without end (`ofType { ofType ... }`);
+    // explorers need about 21 levels (graphql-js getIntrospectionQuery), so it gets its own, looser bound.
+    maxDepthRule({ n: Math.max(30, config.limits.depth), ignoreIntrospection: false, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
+    maxAliasesRule({ n: config.limits.aliases, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
+  ];
+  const formatError = createFormatError({
+    production: config.production,
+    onMasked: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'),
+  });
   const apollo = new ApolloServer<Context>({
-    typeDefs: loadTypeDefs(),
-    resolvers,
+    schema,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     introspection: config.introspection,
@@ -157,22 +170,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     hideSchemaDetailsFromClientErrors: config.production,
     nodeEnv: config.production ? 'production' : 'development',
     parseOptions: { maxTokens: config.limits.tokens },
-    validationRules: [
-      maxDepthRule({ n: config.limits.depth, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
-      // Introspection is the one place this schema can nest without end (`ofType { ofType ... }`);
-      // explorers need about 21 levels (graphql-js getIntrospectionQuery), so it gets its own, looser bound.
-      maxDepthRule({ n: Math.max(30, config.limits.depth), ignoreIntrospection: false, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
-      maxAliasesRule({ n: config.limits.aliases, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
-    ],
-    formatError: createFormatError({
-      production: config.production,
-      onMasked: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'),
-    }),
+    validationRules,
+    formatError,
     stopOnTerminationSignals: false,
     logger,
     plugins,
   });
   await apollo.start();
+  const fastPath = config.fastPath
+    ? new FastPath({ schema, rules: validationRules, maxTokens: config.limits.tokens, introspection: config.introspection, formatError, metrics })
+    : undefined;
 
   const corsHandler = config.corsOrigins.length
     ? cors({
@@ -211,11 +218,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       corsHandler(req, res, () => (next = true));
       if (!next) return; // the preflight was answered
     }
-    const headers = new HeaderMap();
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-    }
     let body: unknown;
+    const contentType = req.headers['content-type'] ?? '';
+    const isJson = /json/i.test(contentType);
     if (req.method === 'POST') {
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > MAX_BODY_BYTES) return refuseBody(req, res);
@@ -227,7 +232,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         chunks.push(chunk as Buffer);
       }
       const text = Buffer.concat(chunks).toString('utf8');
-      if (/json/i.test(headers.get('content-type') ?? '') && text.length > 0) {
+      if (isJson && text.length > 0) {
         try {
           body = JSON.parse(text);
         } catch {
@@ -237,10 +242,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         body = text;
       }
     }
-    const auth = headers.get('authorization');
+    const auth = req.headers.authorization;
     const token = auth && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
-    const httpGraphQLRequest: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body };
     const context = new Context(services, { requestId: randomUUID(), token: token || undefined, clientAddress: clientAddress(req) });
+    if (fastPath && req.method === 'POST' && isJson) {
+      const answer = await fastPath.run(body, req.headers.accept, context);
+      if (answer) {
+        res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body) });
+        res.end(answer.body);
+        return;
+      }
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const httpGraphQLRequest: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body };
     const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => context });
     for (const [key, value] of result.headers) res.setHeader(key, value);
     res.statusCode = result.status ?? 200;

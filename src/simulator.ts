@@ -143,7 +143,27 @@ export abstract class Simulator {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Counters for the control endpoint (`GET /__sim/stats`); vendors add their own. */
+  stats(): Record<string, unknown> {
+    return { name: this.name, requests: this.requests, connections: this.connections, inFlight: this.inFlight, maxInFlight: this.maxInFlight };
+  }
+
+  /**
+   * The control endpoint, for a simulator running in another process (benchmarks): not part of
+   * any vendor's API, never logged, never faulted.
+   */
+  private control(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!req.url?.startsWith('/__sim/')) return false;
+    if (req.url === '/__sim/stats') this.send(res, { json: this.stats() });
+    else if (req.url === '/__sim/reset' && req.method === 'POST') {
+      this.resetLog();
+      this.send(res, { json: { ok: true } });
+    } else this.send(res, { status: 404, json: { error: 'unknown control path' } });
+    return true;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.control(req, res)) return;
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {

@@ -95,9 +95,21 @@ export class NuveqSimulator extends Simulator {
     return { status: 429, headers: { 'retry-after': '1' }, json: { error: 'Too many requests, please slow down.' } };
   }
 
+  /** User Detail calls received (counted, not read from the bounded log). */
+  private detailCalls = 0;
+
+  override stats(): Record<string, unknown> {
+    return { ...super.stats(), userDetailCalls: this.detailCalls };
+  }
+
+  override resetLog(): void {
+    super.resetLog();
+    this.detailCalls = 0;
+  }
+
   /** User Detail calls received (the vendor calls a test counts). */
   userDetailCalls(): number {
-    return this.count((r) => (r.json as { port?: unknown } | undefined)?.port === this.userDetailPort);
+    return this.detailCalls;
   }
 
   private error(message: string): SimReply {
@@ -112,6 +124,7 @@ export class NuveqSimulator extends Simulator {
     if (body.api_id !== this.apiId) return this.error('Fail to get Site');
     if (typeof body.port !== 'string') return this.error('Port is empty.');
     if (body.port !== this.userDetailPort) return this.error('Invalid port.');
+    this.detailCalls++;
     if (typeof body.user_id !== 'number') return this.error('User Id is empty.');
     const user = this.users.get(body.user_id);
     if (!user) return this.error('User not found.');

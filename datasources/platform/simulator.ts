@@ -91,6 +91,21 @@ export class PlatformSimulator extends Simulator {
     return envelope(404, 'errors.not-found', 'Not found');
   }
 
+  override stats(): Record<string, unknown> {
+    return {
+      ...super.stats(),
+      serviceLogins: this.serviceLogins,
+      expiredTokenRequests: this.expiredTokenRequests,
+      maxInWindow: Object.fromEntries(['POST /v1/login/password', 'POST /v1/client/signup', 'POST /v1/client/login', 'PUT /v1/client/{user_id}', 'DELETE /v1/client/{user_id}'].map((e) => [e, this.maxInWindow(e)])),
+    };
+  }
+
+  override resetLog(): void {
+    super.resetLog();
+    this.serviceLogins = 0;
+    this.expiredTokenRequests = 0;
+  }
+
   /** The most requests any `windowMs` window held for one endpoint (e.g. 'POST /v1/client/login'). */
   maxInWindow(endpoint: string, windowMs = 60_000): number {
     const [method, template] = endpoint.split(' ');

@@ -1,0 +1,423 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { chartSvg } from './chart.js';
+
+/**
+ * `npm run bench`: the gateway (production mode, sessions, metrics, rate limiting, info logging)
+ * beside a bare node:http + undici proxy on the same simulated upstream, each in its own process,
+ * interleaved in rounds, every sampled answer checked before it counts.
+ *
+ * Options: --rounds N (3), --duration S (10), --latency MS (0), --label TEXT, --skip-d, --d-seconds S (90)
+ */
+
+const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
+const DIST = resolve(ROOT, 'dist');
+const OUT = resolve(ROOT, 'bench/results');
+
+function opt(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+const ROUNDS = Number(opt('rounds', '3'));
+const DURATION = Number(opt('duration', '10'));
+const LATENCY = Number(opt('latency', '0'));
+const LABEL = opt('label', 'run');
+const D_SECONDS = Number(opt('d-seconds', '90'));
+const SKIP_D = process.argv.includes('--skip-d');
+
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return cpus().length > 1;
+  } catch {
+    return false;
+  }
+})();
+const SERVER_CORE = '0';
+const DRIVER_CORE = String(Math.min(1, cpus().length - 1));
+if (hasTaskset) execFileSync('taskset', ['-cp', DRIVER_CORE, String(process.pid)], { stdio: 'ignore' });
+
+interface Proc {
+  child: ChildProcess;
+  first: Record<string, any>;
+  stop(): Promise<void>;
+}
+
+/** Starts a node script, pinned, and resolves with its first JSON line (or a line matching `ready`). */
+function start(script: string, args: string[], env: Record<string, string>, core: string, ready?: RegExp): Promise<Proc> {
+  const cmd = hasTaskset ? 'taskset' : process.execPath;
+  const argv = hasTaskset ? ['-c', core, process.execPath, script, ...args] : [script, ...args];
+  const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let buffer = '';
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${stderr}`)), 30_000);
+    const onData = (c: Buffer) => {
+      buffer += c.toString();
+      for (const line of buffer.split('\n')) {
+        let first: Record<string, any> | undefined;
+        if (ready) {
+          const m = ready.exec(line);
+          if (m) first = { url: m[1] };
+        } else if (line.startsWith('{')) {
+          try {
+            first = JSON.parse(line) as Record<string, any>;
+          } catch {
+            first = undefined;
+          }
+        }
+        if (first) {
+          clearTimeout(timer);
+          // Keep draining stdout (the gateway logs at info) so the pipe never blocks it.
+          child.stdout!.off('data', onData);
+          child.stdout!.on('data', () => undefined);
+          resolvePromise({
+            child,
+            first,
+            stop: () =>
+              new Promise<void>((r) => {
+                child.once('exit', () => r());
+                child.kill('SIGTERM');
+              }),
+          });
+          return;
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${script} exited ${code}: ${stderr}`)));
+  });
+}
+
+/** CPU seconds (user + system) the process has used, from the kernel's own accounting. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100;
+}
+
+interface LoadResult {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  meanMs: number;
+  cpuUsPerRequest: number;
+  checked: number;
+  bad: number;
+  non2xx: number;
+  errors: number;
+}
+
+interface LoadSpec {
+  url: string;
+  path: string;
+  body: string;
+  headers?: Record<string, string>;
+  connections?: number;
+  duration: number;
+  overallRate?: number;
+  pid: number;
+  /** True when the answer body is right. */
+  check: (status: number, body: string) => boolean;
+  sampleEvery?: number;
+}
+
+async function load(spec: LoadSpec): Promise<LoadResult> {
+  let seen = 0;
+  let checked = 0;
+  let bad = 0;
+  const sampleEvery = spec.sampleEvery ?? 10;
+  const cpuBefore = cpuSeconds(spec.pid);
+  const result = await autocannon({
+    url: spec.url,
+    connections: spec.connections ?? 50,
+    duration: spec.duration,
+    overallRate: spec.overallRate,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        path: spec.path,
+        headers: { 'content-type': 'application/json', ...spec.headers },
+        body: spec.body,
+        onResponse: (status: number, body: string) => {
+          if (seen++ % sampleEvery !== 0) return;
+          checked++;
+          if (!spec.check(status, body)) bad++;
+        },
+      },
+    ],
+  });
+  const cpu = cpuSeconds(spec.pid) - cpuBefore;
+  const requests = result.requests.total;
+  return {
+    requests,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    meanMs: result.latency.average,
+    cpuUsPerRequest: requests ? (cpu * 1e6) / requests : 0,
+    checked,
+    bad,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+async function stats(control: string): Promise<Record<string, any>> {
+  return (await fetch(`${control}/__sim/stats`)).json() as Promise<Record<string, any>>;
+}
+
+async function reset(control: string): Promise<void> {
+  await fetch(`${control}/__sim/reset`, { method: 'POST' });
+}
+
+async function gql(url: string, query: string, token?: string): Promise<any> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query }),
+  });
+  return res.json();
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+const GATEWAY_ENV = {
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'info',
+  SESSION_SECRET: 'bench-session-secret-0123456789abcdef',
+  PORT: '0',
+  HOST: '127.0.0.1',
+};
+const READY = /GraphQL:\s+(http:\/\/\S+)\/graphql/;
+
+function check(pred: (data: any) => boolean) {
+  return (status: number, body: string) => {
+    if (status !== 200) return false;
+    try {
+      const parsed = JSON.parse(body) as { data?: any; errors?: unknown };
+      return !parsed.errors && pred(parsed.data);
+    } catch {
+      return false;
+    }
+  };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(resolve(DIST, 'src/main.js'))) throw new Error('run `npm run build` first (npm run bench does)');
+  mkdirSync(OUT, { recursive: true });
+  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: hasTaskset ? `server on core ${SERVER_CORE}, simulators and load generator on core ${DRIVER_CORE}` : 'no taskset: not pinned', date: new Date().toISOString() };
+  console.log(`Switchboard benchmarks (${LABEL}) on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
+
+  // ---- A and B: the hot path, gateway beside the bare proxy on one simulated upstream.
+  const sims = await start(resolve(DIST, 'src/simulate.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
+  const simEnv = sims.first.env as Record<string, string>;
+  const nuveqControl = sims.first.control.nuveq as string;
+  const gateway = await start(resolve(DIST, 'src/main.js'), [], { ...GATEWAY_ENV, ...simEnv }, SERVER_CORE, READY);
+  const baseline = await start(resolve(DIST, 'bench/baseline.js'), [], { ...simEnv }, SERVER_CORE);
+  const gwUrl = gateway.first.url as string;
+  const blUrl = baseline.first.url as string;
+  const login = await gql(gwUrl, 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }');
+  const token = login.data.loginClient.token as string;
+
+  const aGateway = {
+    url: gwUrl,
+    path: '/graphql',
+    body: JSON.stringify({ query: 'query User($id: ID!) { nuveqUser(userId: $id) { userId name email phone staffNumber department { id name } role { name } lastSeenAt } }', variables: { id: '1001' } }),
+    headers: { authorization: `Bearer ${token}` },
+    pid: gateway.child.pid!,
+    check: check((d) => d.nuveqUser?.userId === '1001' && typeof d.nuveqUser.name === 'string'),
+  };
+  const aBaseline = { url: blUrl, path: '/user', body: JSON.stringify({ userId: '1001' }), pid: baseline.child.pid!, check: check((d) => typeof d.data?.name === 'string') };
+  const ids = Array.from({ length: 50 }, (_, i) => String(1001 + i));
+  const hundred = [...ids, ...ids];
+  const bGateway = {
+    ...aGateway,
+    body: JSON.stringify({ query: 'query Users($ids: [ID!]!) { nuveqUsers(userIds: $ids) { userId name } }', variables: { ids: hundred } }),
+    check: check((d) => Array.isArray(d.nuveqUsers) && d.nuveqUsers.length === 100 && d.nuveqUsers[0]?.userId === '1001'),
+  };
+  const bBaseline = { ...aBaseline, path: '/users', body: JSON.stringify({ userIds: hundred }), check: check((d) => Array.isArray(d) && d.length === 50) };
+
+  console.log('warming up…');
+  for (const spec of [aBaseline, aGateway, bBaseline, bGateway]) await load({ ...spec, duration: 2 });
+
+  const a: Array<{ baseline: LoadResult; gateway: LoadResult; ratio: number }> = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternate who goes first, so drift in the machine does not favour one side.
+    const order = r % 2 === 0 ? (['baseline', 'gateway'] as const) : (['gateway', 'baseline'] as const);
+    const res: Record<string, LoadResult> = {};
+    for (const who of order) res[who] = await load({ ...(who === 'gateway' ? aGateway : aBaseline), duration: DURATION });
+    a.push({ baseline: res.baseline!, gateway: res.gateway!, ratio: res.gateway!.rps / res.baseline!.rps });
+    console.log(`A round ${r + 1}: baseline ${round(res.baseline!.rps)} req/s, gateway ${round(res.gateway!.rps)} req/s (ratio ${round(res.gateway!.rps / res.baseline!.rps, 2)}), gateway CPU ${round(res.gateway!.cpuUsPerRequest)} µs/req`);
+  }
+
+  // B: throughput beside the baseline, and time per request against A's, one request at a time.
+  const b: Array<{ baseline: LoadResult; gateway: LoadResult; ratio: number; vendorCallsPerRequest: number }> = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const bl = await load({ ...bBaseline, duration: DURATION });
+    await reset(nuveqControl);
+    const gw = await load({ ...bGateway, duration: DURATION });
+    const calls = (await stats(nuveqControl)).userDetailCalls as number;
+    b.push({ baseline: bl, gateway: gw, ratio: gw.rps / bl.rps, vendorCallsPerRequest: calls / gw.requests });
+    console.log(`B round ${r + 1}: baseline ${round(bl.rps)} req/s, gateway ${round(gw.rps)} req/s, ${round(calls / gw.requests, 3)} vendor calls per request`);
+  }
+  const aSerial = await load({ ...aGateway, connections: 1, duration: DURATION, sampleEvery: 1 });
+  const bSerial = await load({ ...bGateway, connections: 1, duration: DURATION, sampleEvery: 1 });
+  console.log(`one at a time: A ${round(aSerial.meanMs, 3)} ms, B ${round(bSerial.meanMs, 3)} ms per request (${round(bSerial.meanMs / aSerial.meanMs, 2)}× A)`);
+  await Promise.all([gateway.stop(), baseline.stop(), sims.stop()]);
+
+  // ---- C: a cold start, 200 concurrent Platform operations against a fresh process.
+  const simsC = await start(resolve(DIST, 'src/simulate.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
+  const cold = await start(resolve(DIST, 'src/main.js'), [], { ...GATEWAY_ENV, ...(simsC.first.env as Record<string, string>) }, SERVER_CORE, READY);
+  const cStarted = Date.now();
+  const cResults = await Promise.all(Array.from({ length: 200 }, () => gql(cold.first.url, 'mutation { loginClient(email: "grace@example.com", password: "demo-grace-1") { token } }')));
+  const c = {
+    operations: 200,
+    answered: cResults.filter((r) => r.data?.loginClient?.token).length,
+    ms: Date.now() - cStarted,
+    serviceLogins: (await stats(simsC.first.control.platform)).serviceLogins as number,
+  };
+  console.log(`C: ${c.answered}/200 answered in ${c.ms} ms with ${c.serviceLogins} service login(s)`);
+  await Promise.all([cold.stop(), simsC.stop()]);
+
+  // ---- D: Platform at twice its budget (300/min per endpoint) for 90 s.
+  let d: Record<string, number> | undefined;
+  if (!SKIP_D) {
+    const simsD = await start(resolve(DIST, 'src/simulate.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
+    const gwD = await start(resolve(DIST, 'src/main.js'), [], { ...GATEWAY_ENV, ...(simsD.first.env as Record<string, string>) }, SERVER_CORE, READY);
+    let data = 0;
+    let limited = 0;
+    let other = 0;
+    const result = await autocannon({
+      url: gwD.first.url as string,
+      connections: 200,
+      overallRate: 10,
+      duration: D_SECONDS,
+      timeout: 30,
+      requests: [
+        {
+          method: 'POST',
+          path: '/graphql',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }' }),
+          onResponse: (status: number, body: string) => {
+            try {
+              const parsed = JSON.parse(body) as { data?: any; errors?: Array<{ extensions?: { code?: string; retryAfter?: number } }> };
+              if (parsed.data?.loginClient?.token) data++;
+              else if (parsed.errors?.[0]?.extensions?.code === 'RATE_LIMITED' && (parsed.errors[0].extensions.retryAfter ?? 0) > 0) limited++;
+              else other++;
+            } catch {
+              other++;
+            }
+          },
+        },
+      ],
+    });
+    const simStats = await stats(simsD.first.control.platform);
+    d = {
+      seconds: D_SECONDS,
+      offeredPerSecond: 10,
+      budgetPerMinute: 300,
+      requests: result.requests.total,
+      answeredWithData: data,
+      answeredRateLimited: limited,
+      otherAnswers: other + result.errors + result.timeouts,
+      maxInAny60sWindow: simStats.maxInWindow['POST /v1/client/login'] as number,
+    };
+    console.log(`D: ${d.requests} requests in ${D_SECONDS} s: ${data} data, ${limited} RATE_LIMITED, ${d.otherAnswers} other; most in any 60 s at the vendor: ${d.maxInAny60sWindow} (budget 300)`);
+    await Promise.all([gwD.stop(), simsD.stop()]);
+  }
+
+  // ---- Report.
+  const summary = (rs: LoadResult[]) => ({ rps: round(median(rs.map((x) => x.rps))), p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), cpuUsPerRequest: round(median(rs.map((x) => x.cpuUsPerRequest))) });
+  const ratios = a.map((x) => x.ratio);
+  const report = {
+    label: LABEL,
+    machine,
+    settings: { rounds: ROUNDS, durationSeconds: DURATION, connections: 50, upstreamLatencyMs: LATENCY },
+    A: {
+      gateway: summary(a.map((x) => x.gateway)),
+      baseline: summary(a.map((x) => x.baseline)),
+      ratio: { median: round(median(ratios), 3), min: round(Math.min(...ratios), 3), max: round(Math.max(...ratios), 3) },
+      checked: a.reduce((n, x) => n + x.gateway.checked + x.baseline.checked, 0),
+      bad: a.reduce((n, x) => n + x.gateway.bad + x.baseline.bad + x.gateway.non2xx + x.baseline.non2xx + x.gateway.errors + x.baseline.errors, 0),
+      rounds: a,
+    },
+    B: {
+      gateway: summary(b.map((x) => x.gateway)),
+      baseline: summary(b.map((x) => x.baseline)),
+      ratio: { median: round(median(b.map((x) => x.ratio)), 3), min: round(Math.min(...b.map((x) => x.ratio)), 3), max: round(Math.max(...b.map((x) => x.ratio)), 3) },
+      vendorCallsPerRequest: b.map((x) => round(x.vendorCallsPerRequest, 3)),
+      oneAtATimeMs: { A: round(aSerial.meanMs, 3), B: round(bSerial.meanMs, 3), ratio: round(bSerial.meanMs / aSerial.meanMs, 2) },
+      checked: b.reduce((n, x) => n + x.gateway.checked + x.baseline.checked, 0) + aSerial.checked + bSerial.checked,
+      bad: b.reduce((n, x) => n + x.gateway.bad + x.baseline.bad + x.gateway.non2xx + x.gateway.errors, 0) + aSerial.bad + bSerial.bad,
+      rounds: b,
+    },
+    C: c,
+    D: d,
+  };
+  const targets = {
+    'A ratio >= 0.60': report.A.ratio.median >= 0.6,
+    'A gateway CPU <= 120 µs/req': report.A.gateway.cpuUsPerRequest <= 120,
+    'A p99 <= 1.5x baseline p99': report.A.gateway.p99 <= 1.5 * report.A.baseline.p99,
+    'B exactly 50 vendor calls per request': report.B.vendorCallsPerRequest.every((x) => x === 50),
+    'B time per request <= 3x A (0 ms upstream)': report.B.oneAtATimeMs.ratio <= 3,
+    'C exactly 1 service login': c.serviceLogins === 1,
+    ...(d ? { 'D never more than the budget in 60 s': d.maxInAny60sWindow! <= 300, 'D every request answered': d.otherAnswers === 0 } : {}),
+    'every sampled answer right': report.A.bad === 0 && report.B.bad === 0,
+  };
+  const stamp = machine.date.replace(/[:.]/g, '-');
+  const json = { ...report, targets };
+  writeFileSync(resolve(OUT, `${stamp}-${LABEL}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(resolve(OUT, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  const md = markdown(json);
+  writeFileSync(resolve(OUT, 'latest.md'), md);
+  writeFileSync(resolve(OUT, 'chart.svg'), chartSvg({ ratio: report.A.ratio.median, cpu: report.A.gateway.cpuUsPerRequest, baselineCpu: report.A.baseline.cpuUsPerRequest, label: LABEL }));
+  appendFileSync(
+    resolve(OUT, 'history.md'),
+    `| ${machine.date.slice(0, 16)} | ${LABEL} | ${report.A.gateway.rps} | ${report.A.ratio.median} (${report.A.ratio.min}–${report.A.ratio.max}) | ${report.A.gateway.cpuUsPerRequest} | ${report.A.gateway.p99} / ${report.A.baseline.p99} | ${report.B.oneAtATimeMs.ratio} | ${c.serviceLogins} | ${d ? d.maxInAny60sWindow : '–'} |\n`,
+  );
+  console.log(`\n${md}`);
+}
+
+function markdown(r: any): string {
+  const row = (name: string, s: any) => `| ${name} | ${s.rps} | ${s.p50} | ${s.p99} | ${s.cpuUsPerRequest} |`;
+  const lines = [
+    `### ${r.label}: ${r.machine.date.slice(0, 10)}, ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
+    '',
+    `${r.settings.rounds} interleaved rounds of ${r.settings.durationSeconds} s, ${r.settings.connections} connections, upstream latency ${r.settings.upstreamLatencyMs} ms; ${r.machine.pinned}.`,
+    '',
+    '| workload / server | req/s (median) | p50 ms | p99 ms | server CPU µs/req |',
+    '|---|---|---|---|---|',
+    row('A: bare proxy (node:http + undici)', r.A.baseline),
+    row('A: Switchboard, one `nuveqUser` with a session', r.A.gateway),
+    row('B: bare proxy, 50 distinct users', r.B.baseline),
+    row('B: Switchboard, `nuveqUsers` of 100 ids (50 distinct)', r.B.gateway),
+    '',
+    `- **A** ratio to the bare proxy (median of rounds, min–max): **${r.A.ratio.median}** (${r.A.ratio.min}–${r.A.ratio.max}); sampled answers checked: ${r.A.checked}, wrong: ${r.A.bad}.`,
+    `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A); ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
+    `- **C** cold start: ${r.C.answered}/${r.C.operations} Platform operations answered in ${r.C.ms} ms with **${r.C.serviceLogins}** service login(s).`,
+    r.D
+      ? `- **D** ${r.D.offeredPerSecond} req/s for ${r.D.seconds} s against a ${r.D.budgetPerMinute}/min budget: ${r.D.requests} requests, ${r.D.answeredWithData} with data, ${r.D.answeredRateLimited} RATE_LIMITED with retryAfter, ${r.D.otherAnswers} other; most calls in any 60 s window at the vendor: **${r.D.maxInAny60sWindow}**.`
+      : '- **D** skipped in this run.',
+    '',
+    '| target | met |',
+    '|---|---|',
+    ...Object.entries(r.targets as Record<string, boolean>).map(([k, v]) => `| ${k} | ${v ? 'yes' : '**no**'} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
