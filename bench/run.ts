@@ -263,11 +263,16 @@ async function main(): Promise<void> {
   const b: Array<{ baseline: LoadResult; gateway: LoadResult; ratio: number; vendorCallsPerRequest: number }> = [];
   for (let r = 0; r < ROUNDS; r++) {
     const bl = await load({ ...bBaseline, duration: DURATION });
-    await reset(nuveqControl);
     const gw = await load({ ...bGateway, duration: DURATION });
+    // Vendor calls per request over an exact number of requests, all answered before counting
+    // (a timed run leaves requests in flight at its end, whose calls would be miscounted).
+    await new Promise((r) => setTimeout(r, 500));
+    await reset(nuveqControl);
+    const exact = await autocannon({ url: bGateway.url, connections: 10, amount: 200, requests: [{ method: 'POST', path: bGateway.path, headers: { 'content-type': 'application/json', ...bGateway.headers }, body: bGateway.body }] });
     const calls = (await stats(nuveqControl)).userDetailCalls as number;
-    b.push({ baseline: bl, gateway: gw, ratio: gw.rps / bl.rps, vendorCallsPerRequest: calls / gw.requests });
-    console.log(`B round ${r + 1}: baseline ${round(bl.rps)} req/s, gateway ${round(gw.rps)} req/s, ${round(calls / gw.requests, 3)} vendor calls per request`);
+    const perRequest = calls / exact.requests.total;
+    b.push({ baseline: bl, gateway: gw, ratio: gw.rps / bl.rps, vendorCallsPerRequest: perRequest });
+    console.log(`B round ${r + 1}: baseline ${round(bl.rps)} req/s, gateway ${round(gw.rps)} req/s (gateway CPU ${round(gw.cpuUsPerRequest)} µs/req); ${calls} vendor calls for ${exact.requests.total} requests = ${round(perRequest, 3)} per request`);
   }
   const aSerial = await load({ ...aGateway, connections: 1, duration: DURATION, sampleEvery: 1 });
   const bSerial = await load({ ...bGateway, connections: 1, duration: DURATION, sampleEvery: 1 });
@@ -381,6 +386,9 @@ async function main(): Promise<void> {
   const md = markdown(json);
   writeFileSync(resolve(OUT, 'latest.md'), md);
   writeFileSync(resolve(OUT, 'chart.svg'), chartSvg({ ratio: report.A.ratio.median, cpu: report.A.gateway.cpuUsPerRequest, baselineCpu: report.A.baseline.cpuUsPerRequest, label: LABEL }));
+  if (!existsSync(resolve(OUT, 'history.md'))) {
+    writeFileSync(resolve(OUT, 'history.md'), '# Benchmark history\n\n| when (UTC) | label | A req/s | A ratio | A CPU µs/req | A p99 ms gateway / proxy | B ÷ A time, one at a time | C service logins | D most in 60 s |\n|---|---|---|---|---|---|---|---|---|\n');
+  }
   appendFileSync(
     resolve(OUT, 'history.md'),
     `| ${machine.date.slice(0, 16)} | ${LABEL} | ${report.A.gateway.rps} | ${report.A.ratio.median} (${report.A.ratio.min}–${report.A.ratio.max}) | ${report.A.gateway.cpuUsPerRequest} | ${report.A.gateway.p99} / ${report.A.baseline.p99} | ${report.B.oneAtATimeMs.ratio} | ${c.serviceLogins} | ${d ? d.maxInAny60sWindow : '–'} |\n`,

@@ -38,10 +38,10 @@ export interface Services extends VendorDeps {
 }
 
 export interface RequestInfo {
-  requestId: string;
   /** The bearer token as sent, if any. */
-  token?: string;
-  clientAddress: string;
+  readonly token?: string;
+  /** The client's address (after TRUST_PROXY hops); read only by the login throttle. */
+  readonly clientAddress: string;
 }
 
 /**

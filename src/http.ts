@@ -125,7 +125,7 @@ export class UpstreamClient {
     return this.options.timeoutMs;
   }
 
-  async request(call: UpstreamCall): Promise<UpstreamResponse> {
+  request(call: UpstreamCall): Promise<UpstreamResponse> {
     const deadline = call.deadline ?? Date.now() + this.options.timeoutMs;
     const run = () => this.attempts(call, deadline);
     return this.options.concurrency ? this.options.concurrency.run(run) : run();

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLRequest } from '@apollo/server';
 import {
@@ -33,6 +32,28 @@ import { TokenCache, type TokenStore } from './token-cache.js';
 import { createVendors } from './vendors.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** The request body as text, or undefined once it passes MAX_BODY_BYTES (the rest is drained). */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolveBody, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        resolveBody(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolveBody(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.once('error', reject);
+  });
+}
 
 export interface GatewayOptions {
   config: Config;
@@ -111,7 +132,7 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
           }
         },
         async willSendResponse({ operation, errors }) {
-          metrics.graphqlOperations.inc({ type: operation?.operation ?? 'unknown', outcome: errors?.length ? 'error' : 'ok' });
+          metrics.operation(operation?.operation ?? 'unknown', errors?.length ? 'error' : 'ok');
         },
       };
     },
@@ -192,9 +213,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   let ready = false;
   let closing = false;
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
-  const sockets = new Set<Socket>();
 
   const clientAddress = (req: IncomingMessage): string => {
     const direct = req.socket.remoteAddress ?? 'unknown';
@@ -224,14 +242,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (req.method === 'POST') {
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > MAX_BODY_BYTES) return refuseBody(req, res);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) return refuseBody(req, res);
-        chunks.push(chunk as Buffer);
-      }
-      const text = Buffer.concat(chunks).toString('utf8');
+      const text = await readBody(req);
+      if (text === undefined) return refuseBody(req, res);
       if (isJson && text.length > 0) {
         try {
           body = JSON.parse(text);
@@ -244,15 +256,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const auth = req.headers.authorization;
     const token = auth && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
-    const context = new Context(services, { requestId: randomUUID(), token: token || undefined, clientAddress: clientAddress(req) });
+    const context = new Context(services, {
+      token: token || undefined,
+      get clientAddress() {
+        return clientAddress(req);
+      },
+    });
     if (fastPath && req.method === 'POST' && isJson) {
       const answer = await fastPath.run(body, req.headers.accept, context);
       if (answer) {
-        res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body) });
+        res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body), 'x-content-type-options': 'nosniff', ...(closing ? { connection: 'close' } : {}) });
         res.end(answer.body);
         return;
       }
     }
+    res.setHeader('x-content-type-options', 'nosniff');
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -280,11 +298,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    res.setHeader('x-content-type-options', 'nosniff');
     if (closing) res.setHeader('connection', 'close');
+    if (path === '/graphql') return graphql(req, res, q < 0 ? '' : url.slice(q));
+    res.setHeader('x-content-type-options', 'nosniff');
     switch (path) {
-      case '/graphql':
-        return graphql(req, res, q < 0 ? '' : url.slice(q));
       case '/health':
         return sendJson(res, 200, { status: 'ok', demo: config.demo });
       case '/ready': {
@@ -311,10 +328,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const server = createServer((req, res) => {
-    inFlight++;
-    res.once('close', () => {
-      if (--inFlight === 0 && drained) drained();
-    });
     handle(req, res).catch((error: unknown) => {
       logger.error({ err: error }, 'request handler failed');
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
@@ -326,12 +339,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
 
-  const gateway: Gateway = {
+  const gateway: Gateway & { fastPathForTests?: FastPath } = {
+    fastPathForTests: fastPath,
     server,
     services,
     apollo,
@@ -351,15 +361,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (closing) return;
       closing = true;
       ready = false;
+      // close() stops accepting and resolves once every connection is gone: requests in flight
+      // finish, and each connection is closed as soon as it falls idle (answers in the meantime
+      // say `connection: close`). A request still running after the grace period is cut.
       const stopped = new Promise<void>((r) => server.close(() => r()));
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const grace = setTimeout(() => server.closeAllConnections(), config.upstreamTimeoutMs + 5_000);
       server.closeIdleConnections();
-      if (inFlight > 0) {
-        const grace = config.upstreamTimeoutMs + 5_000;
-        await Promise.race([new Promise<void>((r) => (drained = r)), new Promise<void>((r) => setTimeout(r, grace).unref())]);
-      }
-      server.closeAllConnections();
-      for (const s of sockets) s.destroy();
       await stopped;
+      clearInterval(sweep);
+      clearTimeout(grace);
       await apollo.stop();
       await Promise.all(Object.values(services.vendors).map((v) => v?.close()));
       await services.sessions.store.close();

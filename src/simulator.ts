@@ -167,15 +167,19 @@ export abstract class Simulator {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      const url = new URL(req.url ?? '/', 'http://sim');
-      const rawBody = Buffer.concat(chunks).toString('utf8');
+      const rawBody = await new Promise<string>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+        req.once('error', reject);
+      });
+      const target = req.url ?? '/';
+      const q = target.indexOf('?');
       const contentType = String(req.headers['content-type'] ?? '');
       const simReq: SimRequest = {
         method: req.method ?? 'GET',
-        path: url.pathname,
-        query: url.searchParams,
+        path: q < 0 ? target : target.slice(0, q),
+        query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)),
         headers: req.headers,
         rawBody,
         params: {},
