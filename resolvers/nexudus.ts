@@ -15,6 +15,12 @@ export const nexudusResolvers: Resolvers = {
     impersonateNexudusUser: (_parent, { userId }, ctx) => ctx.nexudus.impersonate(userId),
   },
   NexudusUser: {
+    // Nexudus only lets a member read themselves: a reference resolves to the session's member.
+    __resolveReference: async (ref, ctx) => {
+      const session = await ctx.session();
+      const me = session ? await ctx.nexudus.meIfLoggedIn(session) : null;
+      return me && `nexudus:${me.Id}` === String(ref.id) ? me : null;
+    },
     id: (u) => `nexudus:${u.Id}`,
     vendor: () => 'NEXUDUS',
     userId: (u) => String(u.Id),

@@ -14,6 +14,7 @@ export const nurevaResolvers: Resolvers = {
     changeDeviceVolume: (_parent, { deviceId, direction }, ctx) => ctx.nureva.changeVolume(deviceId, direction),
   },
   Device: {
+    __resolveReference: (ref, ctx) => ctx.nureva.find(String(ref.id)),
     id: (d) => d.id,
     name: (d) => d.name,
     url: (d) => d.url,

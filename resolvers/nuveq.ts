@@ -16,6 +16,12 @@ export const nuveqResolvers: Resolvers = {
     nuveqUsers: async (_parent, { userIds }, ctx) => (await ctx.nuveq.users(userIds)) as Array<Promise<NuveqUserRecord>>,
   },
   NuveqUser: {
+    // Federation: representations go through the same per-request DataLoader, so N of them
+    // make one batch, not N separate lookups.
+    __resolveReference: (ref, ctx) => {
+      const id = String(ref.id);
+      return id.startsWith('nuveq:') ? ctx.nuveq.user(id.slice('nuveq:'.length)) : null;
+    },
     id: (u) => `nuveq:${u.userId}`,
     vendor: () => 'NUVEQ',
     userId: (u) => u.userId,

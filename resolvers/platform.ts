@@ -1,4 +1,6 @@
 import type { Resolvers } from '../src/__generated__/resolvers-types.js';
+import { PLATFORM_SLOT } from '../datasources/platform/client.js';
+import type { ClientAccountRecord } from '../datasources/platform/models.js';
 import { text } from './scalars.js';
 
 export const platformResolvers: Resolvers = {
@@ -15,6 +17,12 @@ export const platformResolvers: Resolvers = {
     deleteClientAccount: async (_parent, { reason }, ctx) => ctx.platform.delete(await ctx.requireSession(), reason),
   },
   ClientAccount: {
+    // Platform has no read endpoint: a reference resolves to the session's own client.
+    __resolveReference: async (ref, ctx) => {
+      const session = await ctx.session();
+      const profile = session?.logins.find((l) => l.slot === PLATFORM_SLOT)?.profile as ClientAccountRecord | undefined;
+      return profile && `platform:${profile.user_id}` === String(ref.id) ? profile : null;
+    },
     id: (c) => `platform:${c.user_id}`,
     vendor: () => 'PLATFORM',
     userId: (c) => c.user_id,

@@ -52,6 +52,12 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly batches = new Counter({
+    name: 'switchboard_dataloader_batches_total',
+    help: 'Per-request DataLoader batches dispatched, by vendor and loader',
+    labelNames: ['vendor', 'loader'] as const,
+    registers: [this.registry],
+  });
   readonly loginThrottled = new Counter({
     name: 'switchboard_login_throttled_total',
     help: 'Login attempts refused by the failed-login throttle',

@@ -1,17 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { buildASTSchema, parse, printSchema } from 'graphql';
+import { printSchema } from 'graphql';
 import { packageRoot } from './config.js';
-import { loadTypeDefs } from './server.js';
+import { buildSchema } from './server.js';
 
 /**
- * `npm run schema:print` writes the full SDL (schema.graphql) for consumers and their tools;
+ * `npm run schema:print` writes the full SDL (schema.graphql) for consumers and their tools: the
+ * schema as served, federation fields (`_service`, `_entities`) included;
  * with `--check` it fails when that file no longer matches schema/ (npm test runs the check).
  */
 const HEADER = '# The full Switchboard schema. Generated from schema/*.graphql by `npm run schema:print`; do not edit.\n\n';
 
 export function printFullSchema(): string {
-  return HEADER + printSchema(buildASTSchema(parse(loadTypeDefs()))) + '\n';
+  return HEADER + printSchema(buildSchema()) + '\n';
 }
 
 const file = resolve(packageRoot(), 'schema.graphql');

@@ -12,9 +12,9 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import { makeExecutableSchema } from '@graphql-tools/schema';
+import { buildSubgraphSchema } from '@apollo/subgraph';
 import cors from 'cors';
-import { GraphQLError, type ValidationContext } from 'graphql';
+import { GraphQLError, parse, type GraphQLSchema, type ValidationContext } from 'graphql';
 import type { DestinationStream } from 'pino';
 import { resolvers } from '../resolvers/index.js';
 import { packageInfo, packageRoot, type Config } from './config.js';
@@ -88,6 +88,13 @@ export function loadTypeDefs(): string {
     .sort()
     .map((f) => readFileSync(resolve(dir, f), 'utf8'))
     .join('\n');
+}
+
+/** The executable schema: a Federation 2 subgraph (`_service`, `_entities`) built from schema/. */
+export function buildSchema(): GraphQLSchema {
+  // The resolvers are typed by codegen against Context; @apollo/subgraph declares its map for an
+  // `unknown` context, which a typed map cannot be assigned to.
+  return buildSubgraphSchema([{ typeDefs: parse(loadTypeDefs()), resolvers: resolvers as never }]);
 }
 
 export function buildServices(options: GatewayOptions): Services {
@@ -170,7 +177,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
   }
 
-  const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers });
+  const schema = buildSchema();
   const validationRules = [
     maxDepthRule({ n: config.limits.depth, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
     // Introspection is the one place this schema can nest without end (`ofType { ofType ... }`);

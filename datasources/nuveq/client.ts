@@ -107,6 +107,7 @@ export class NuveqDataSource {
     private readonly ctx: Context,
   ) {
     this.loader = new DataLoader(async (ids) => {
+      ctx.services.metrics.batches.inc({ vendor: VENDOR, loader: 'user' });
       const results = await Promise.all(ids.map((id) => this.client.fetchUser(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
       // A failed answer is never kept: asking again (in this request) asks Nuveq again.
       results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));

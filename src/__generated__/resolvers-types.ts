@@ -18,6 +18,7 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** An ISO-8601 date-time with an offset, e.g. `2022-12-22T08:30:00+00:00`. */
   DateTime: { input: string; output: string; }
+  _FieldSet: { input: unknown; output: unknown; }
 };
 
 export type AudioSettings = {
@@ -334,6 +335,17 @@ export type ResolversObject<TObject> = WithIndex<TObject>;
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
 
+export type ReferenceResolver<TResult, TReference, TContext> = (
+      reference: TReference,
+      context: TContext,
+      info: GraphQLResolveInfo
+    ) => Promise<TResult> | TResult;
+
+      type ScalarCheck<T, S> = S extends true ? T : NullableCheck<T, S>;
+      type NullableCheck<T, S> = Maybe<T> extends T ? Maybe<ListCheck<NonNullable<T>, S>> : ListCheck<T, S>;
+      type ListCheck<T, S> = T extends (infer U)[] ? NullableCheck<U, S>[] : GraphQLRecursivePick<T, S>;
+      export type GraphQLRecursivePick<T, S> = { [K in keyof T & keyof S]: ScalarCheck<T[K], S[K]> };
+    
 
 export type ResolverWithResolve<TResult, TParent, TContext, TArgs> = {
   resolve: ResolverFn<TResult, TParent, TContext, TArgs>;
@@ -397,7 +409,29 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
   info: GraphQLResolveInfo
 ) => TResult | Promise<TResult>;
 
+/** Mapping of federation types */
+export type FederationTypes = ResolversObject<{
+  ClientAccount: ClientAccount;
+  Device: Device;
+  NexudusUser: NexudusUser;
+  NuveqUser: NuveqUser;
+}>;
 
+/** Mapping of federation reference types */
+export type FederationReferenceTypes = ResolversObject<{
+  ClientAccount:
+    ( { __typename: 'ClientAccount' }
+    & GraphQLRecursivePick<FederationTypes['ClientAccount'], {"id":true}> );
+  Device:
+    ( { __typename: 'Device' }
+    & GraphQLRecursivePick<FederationTypes['Device'], {"id":true}> );
+  NexudusUser:
+    ( { __typename: 'NexudusUser' }
+    & GraphQLRecursivePick<FederationTypes['NexudusUser'], {"id":true}> );
+  NuveqUser:
+    ( { __typename: 'NuveqUser' }
+    & GraphQLRecursivePick<FederationTypes['NuveqUser'], {"id":true}> );
+}>;
 
 
 /** Mapping of interface types */
@@ -412,17 +446,18 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
   AudioSettings: ResolverTypeWrapper<NurevaAudio>;
-  AudioSettingsInput: AudioSettingsInput;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  AudioSettingsInput: AudioSettingsInput;
   ClientAccount: ResolverTypeWrapper<ClientAccountRecord>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   ClientAccountUpdateInput: ClientAccountUpdateInput;
   ClientSignupInput: ClientSignupInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Device: ResolverTypeWrapper<DeviceRecord>;
   DeviceHardware: ResolverTypeWrapper<NurevaHardware>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Impersonation: ResolverTypeWrapper<ImpersonationRecord>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   NamedRef: ResolverTypeWrapper<NamedRef>;
   NexudusUser: ResolverTypeWrapper<NexudusUserRecord>;
@@ -431,7 +466,6 @@ export type ResolversTypes = ResolversObject<{
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Session: ResolverTypeWrapper<SessionRecord>;
   SessionPayload: ResolverTypeWrapper<SessionPayloadModel>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   User: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['User']>;
   Vendor: Vendor;
   VendorLogin: ResolverTypeWrapper<StoredLogin>;
@@ -441,17 +475,18 @@ export type ResolversTypes = ResolversObject<{
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
   AudioSettings: NurevaAudio;
-  AudioSettingsInput: AudioSettingsInput;
   Boolean: Scalars['Boolean']['output'];
+  String: Scalars['String']['output'];
+  Int: Scalars['Int']['output'];
+  AudioSettingsInput: AudioSettingsInput;
   ClientAccount: ClientAccountRecord;
+  ID: Scalars['ID']['output'];
   ClientAccountUpdateInput: ClientAccountUpdateInput;
   ClientSignupInput: ClientSignupInput;
   DateTime: Scalars['DateTime']['output'];
   Device: DeviceRecord;
   DeviceHardware: NurevaHardware;
-  ID: Scalars['ID']['output'];
   Impersonation: ImpersonationRecord;
-  Int: Scalars['Int']['output'];
   Mutation: Record<PropertyKey, never>;
   NamedRef: NamedRef;
   NexudusUser: NexudusUserRecord;
@@ -459,7 +494,6 @@ export type ResolversParentTypes = ResolversObject<{
   Query: Record<PropertyKey, never>;
   Session: SessionRecord;
   SessionPayload: SessionPayloadModel;
-  String: Scalars['String']['output'];
   User: ResolversInterfaceTypes<ResolversParentTypes>['User'];
   VendorLogin: StoredLogin;
 }>;
@@ -477,7 +511,8 @@ export type AudioSettingsResolvers<ContextType = Context, ParentType extends Res
   voiceAmplificationLevel?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 }>;
 
-export type ClientAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClientAccount'] = ResolversParentTypes['ClientAccount']> = ResolversObject<{
+export type ClientAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClientAccount'] = ResolversParentTypes['ClientAccount'], FederationReferenceType extends FederationReferenceTypes['ClientAccount'] = FederationReferenceTypes['ClientAccount']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['ClientAccount']> | FederationReferenceType, FederationReferenceType, ContextType>;
   email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   firstName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -493,7 +528,8 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
-export type DeviceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Device'] = ResolversParentTypes['Device']> = ResolversObject<{
+export type DeviceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Device'] = ResolversParentTypes['Device'], FederationReferenceType extends FederationReferenceTypes['Device'] = FederationReferenceTypes['Device']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Device']> | FederationReferenceType, FederationReferenceType, ContextType>;
   audio?: Resolver<Maybe<ResolversTypes['AudioSettings']>, ParentType, ContextType>;
   hardware?: Resolver<Maybe<ResolversTypes['DeviceHardware']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -533,7 +569,8 @@ export type NamedRefResolvers<ContextType = Context, ParentType extends Resolver
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
-export type NexudusUserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NexudusUser'] = ResolversParentTypes['NexudusUser']> = ResolversObject<{
+export type NexudusUserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NexudusUser'] = ResolversParentTypes['NexudusUser'], FederationReferenceType extends FederationReferenceTypes['NexudusUser'] = FederationReferenceTypes['NexudusUser']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['NexudusUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
   active?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   createdOn?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -546,7 +583,8 @@ export type NexudusUserResolvers<ContextType = Context, ParentType extends Resol
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
-export type NuveqUserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NuveqUser'] = ResolversParentTypes['NuveqUser']> = ResolversObject<{
+export type NuveqUserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NuveqUser'] = ResolversParentTypes['NuveqUser'], FederationReferenceType extends FederationReferenceTypes['NuveqUser'] = FederationReferenceTypes['NuveqUser']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['NuveqUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
   accessGroupDescription?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   department?: Resolver<Maybe<ResolversTypes['NamedRef']>, ParentType, ContextType>;
   email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;

@@ -71,13 +71,11 @@ describe('compilation', () => {
   test('every query of the SDK compiles with graphql-jit (none silently falls back)', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');
     const { resolve } = await import('node:path');
-    const { makeExecutableSchema } = await import('@graphql-tools/schema');
     const { parse, concatAST } = await import('graphql');
     const { compileQuery, isCompiledQuery } = await import('graphql-jit');
-    const { loadTypeDefs } = await import('../../src/server.js');
-    const { resolvers } = await import('../../resolvers/index.js');
+    const { buildSchema } = await import('../../src/server.js');
     const { ROOT } = await import('../helpers/process.js');
-    const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers });
+    const schema = buildSchema();
     const dir = resolve(ROOT, 'sdk/operations');
     const document = concatAST(readdirSync(dir).map((f) => parse(readFileSync(resolve(dir, f), 'utf8'))));
     const queries = document.definitions.flatMap((d) => (d.kind === 'OperationDefinition' && d.operation === 'query' ? [d.name!.value] : []));
