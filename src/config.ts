@@ -57,6 +57,8 @@ export interface Config {
   sessionSecret: string;
   sessionTtlMs: number;
   redisUrl?: string;
+  /** How many replicas share the vendor budgets: each keeps to budget / replicas while Redis is away. */
+  replicas: number;
   corsOrigins: string[];
   introspection: boolean;
   logLevel: string;
@@ -245,6 +247,7 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string } = {
     sessionSecret: sessionSecret ?? '',
     sessionTtlMs: duration('SESSION_TTL', 8 * 3_600_000),
     redisUrl,
+    replicas: int('REPLICAS', 1, 1, 1000),
     corsOrigins,
     introspection: bool('GRAPHQL_INTROSPECTION', !production),
     logLevel,

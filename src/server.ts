@@ -27,6 +27,7 @@ import { LoginThrottle, type FailureStore } from './login-throttle.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter, type RateStore } from './rate-limit.js';
 import { deriveKeys, Sealer } from './secrets.js';
+import { createRedisStores, type RedisStores } from './redis.js';
 import { MemorySessionStore, SessionManager, type SessionStore } from './sessions.js';
 import { TokenCache, type TokenStore } from './token-cache.js';
 import { createVendors } from './vendors.js';
@@ -60,7 +61,7 @@ export interface GatewayOptions {
   /** Where logs go (tests collect them); stdout by default. */
   logDestination?: DestinationStream;
   logger?: Logger;
-  /** Shared state for many replicas (Redis); in-process when absent. */
+  /** Shared state (tests); by default Redis when REDIS_URL is set, else in-process. */
   stores?: { sessions?: SessionStore; tokens?: TokenStore; rates?: RateStore; failures?: FailureStore; ping?: () => Promise<boolean> };
   /** Session token the explorer page pre-fills (demo mode). */
   demoToken?: string;
@@ -97,13 +98,19 @@ export function buildSchema(): GraphQLSchema {
   return buildSubgraphSchema([{ typeDefs: parse(loadTypeDefs()), resolvers: resolvers as never }]);
 }
 
-export function buildServices(options: GatewayOptions): Services {
-  const { config } = options;
+/** Every configured secret value, so log lines can never carry them whatever field they sit in. */
+function secretsOf(config: Config): SecretRegistry {
   const secrets = new SecretRegistry();
   secrets.add(config.sessionSecret);
   secrets.add(config.nuveq?.tokenKey);
   secrets.add(config.platform?.password);
-  const logger = options.logger ?? createLogger({ level: config.logLevel, secrets, destination: options.logDestination });
+  secrets.add(config.redisUrl && new URL(config.redisUrl).password ? decodeURIComponent(new URL(config.redisUrl).password) : undefined);
+  return secrets;
+}
+
+export function buildServices(options: GatewayOptions): Services {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, secrets: secretsOf(config), destination: options.logDestination });
   const metrics = new Metrics({ defaultMetrics: true });
   const keys = deriveKeys(config.sessionSecret);
   const sealer = new Sealer(keys.sealing);
@@ -156,6 +163,13 @@ function reportLimit(context: ValidationContext | null, error: GraphQLError): vo
 
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
+  let redis: RedisStores | undefined;
+  if (config.redisUrl && !options.stores) {
+    const bootLogger = options.logger ?? createLogger({ level: config.logLevel, secrets: secretsOf(config), destination: options.logDestination });
+    redis = createRedisStores(config.redisUrl, { logger: bootLogger, replicas: config.replicas });
+    options = { ...options, logger: bootLogger, stores: redis };
+    if (!(await redis.connected(5_000))) bootLogger.warn('Redis did not answer at start-up: serving, not ready, until it does');
+  }
   const services = buildServices(options);
   const { logger, metrics } = services;
   let demoToken = options.demoToken;
@@ -201,6 +215,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     validationRules,
     formatError,
     stopOnTerminationSignals: false,
+    persistedQueries: redis ? { cache: redis.apq, ttl: 86_400 } : undefined,
     logger,
     plugins,
   });
@@ -381,6 +396,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await apollo.stop();
       await Promise.all(Object.values(services.vendors).map((v) => v?.close()));
       await services.sessions.store.close();
+      await redis?.close();
       await options.onClose?.();
     },
     setDemoToken(token: string) {
