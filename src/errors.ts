@@ -159,6 +159,13 @@ export function errorFromStatus(vendor: VendorName, answer: VendorAnswer): Switc
   return new UpstreamError(vendor, msg ? `The vendor failed: ${msg}` : `The vendor answered HTTP ${s}`);
 }
 
+/** The code an error will be answered with, for metrics: ours, Apollo's request-level one, or masked. */
+export function errorCodeOf(error: GraphQLError): string {
+  const original = error.originalError;
+  if (original instanceof SwitchboardError) return original.code;
+  return typeof error.extensions?.code === 'string' ? error.extensions.code : ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
 /** Codes that Apollo Server itself produces for request-level problems; they are safe to show. */
 const APOLLO_REQUEST_CODES = new Set([
   'GRAPHQL_PARSE_FAILED',

@@ -14,7 +14,7 @@ import {
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
 import type { Context } from './context.js';
-import { SwitchboardError } from './errors.js';
+import { errorCodeOf } from './errors.js';
 import type { Metrics } from './metrics.js';
 
 /**
@@ -125,8 +125,7 @@ export class FastPath {
     let text: string;
     if (result.errors?.length) {
       const errors = result.errors.map((e) => {
-        const original = e.originalError;
-        metrics.graphqlErrors.inc({ code: original instanceof SwitchboardError ? original.code : typeof e.extensions?.code === 'string' ? e.extensions.code : 'INTERNAL_SERVER_ERROR' });
+        metrics.graphqlErrors.inc({ code: errorCodeOf(e) });
         return formatError(e.toJSON(), e);
       });
       metrics.operation(type, 'error');

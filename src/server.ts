@@ -19,7 +19,7 @@ import type { DestinationStream } from 'pino';
 import { resolvers } from '../resolvers/index.js';
 import { packageInfo, packageRoot, type Config } from './config.js';
 import { Context, type Services } from './context.js';
-import { createFormatError, SwitchboardError } from './errors.js';
+import { createFormatError, errorCodeOf } from './errors.js';
 import { FastPath } from './fast-path.js';
 import { landingPageHtml } from './landing.js';
 import { createLogger, SecretRegistry, type Logger } from './logger.js';
@@ -139,11 +139,7 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors }) {
-          for (const e of errors) {
-            const original = e.originalError;
-            const code = original instanceof SwitchboardError ? original.code : typeof e.extensions?.code === 'string' ? e.extensions.code : 'INTERNAL_SERVER_ERROR';
-            metrics.graphqlErrors.inc({ code });
-          }
+          for (const e of errors) metrics.graphqlErrors.inc({ code: errorCodeOf(e) });
         },
         async willSendResponse({ operation, errors }) {
           metrics.operation(operation?.operation ?? 'unknown', errors?.length ? 'error' : 'ok');
@@ -362,8 +358,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
 
-  const gateway: Gateway & { fastPathForTests?: FastPath } = {
-    fastPathForTests: fastPath,
+  const gateway: Gateway = {
     server,
     services,
     apollo,
