@@ -64,6 +64,8 @@ export interface Config {
   logLevel: string;
   upstreamTimeoutMs: number;
   demo: boolean;
+  /** Latency the demo's simulators add to every answer (DEMO_LATENCY_MS), to feel real vendors. */
+  demoLatencyMs: number;
   trustProxy: number;
   tokenCacheMax: number;
   /** Execute validated documents directly (src/fast-path.ts); off sends every request through Apollo's pipeline. */
@@ -139,18 +141,18 @@ const deviceSchema = z
 
 const ENV_SCHEMA = {
   port: z.coerce.number().int().min(0).max(65535),
-  positiveInt: z.coerce.number().int().positive(),
+  int: z.coerce.number().int(),
 };
 
 /** Reads and validates the configuration. Throws ConfigError listing every problem. */
-export function loadConfig(env: Env = process.env, options: { cwd?: string } = {}): Config {
+export function loadConfig(env: Env = process.env, options: { cwd?: string; demoVendors?: boolean } = {}): Config {
   const problems: string[] = [];
   const cwd = options.cwd ?? process.cwd();
 
   const int = (name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = given(env, name);
     if (raw === undefined) return fallback;
-    const r = ENV_SCHEMA.positiveInt.safeParse(raw);
+    const r = ENV_SCHEMA.int.safeParse(raw);
     if (!r.success || r.data < min || r.data > max) {
       problems.push(`${name}: must be a whole number from ${min} to ${max}`);
       return fallback;
@@ -253,6 +255,7 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string } = {
     logLevel,
     upstreamTimeoutMs: int('UPSTREAM_TIMEOUT_MS', 10_000, 1, 600_000),
     demo,
+    demoLatencyMs: int('DEMO_LATENCY_MS', 0, 0, 60_000),
     trustProxy: int('TRUST_PROXY', 0, 0, 10),
     tokenCacheMax: int('TOKEN_CACHE_MAX', 10_000, 1),
     fastPath: bool('GRAPHQL_FAST_PATH', true),
@@ -268,8 +271,10 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string } = {
     },
   };
 
-  // In demo mode the vendors are the in-process simulators; the demo fills these variables in.
-  if (vendorVariablesSet(env, 'NUVEQ_').length > 0) {
+  // In demo mode the vendors are the in-process simulators: DEMO=true ignores whatever vendor
+  // variables are set, until the demo passes its own (`demoVendors`).
+  const readVendors = demoRaw !== 'true' || options.demoVendors === true;
+  if (readVendors && vendorVariablesSet(env, 'NUVEQ_').length > 0) {
     const tokenKey = required('NUVEQ_TOKEN_KEY');
     const apiIdRaw = required('NUVEQ_API_ID');
     const nuveqPort = required('NUVEQ_PORT', 'is required (the User Detail port value from the Nuveq portal)');
@@ -301,7 +306,7 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string } = {
     }
   }
 
-  if (vendorVariablesSet(env, 'NUREVA_').length > 0) {
+  if (readVendors && vendorVariablesSet(env, 'NUREVA_').length > 0) {
     const devices = readDevices(env, cwd, problems);
     const clientId = given(env, 'NUREVA_CLIENT_ID') ?? packageInfo().name;
     const clientVersion = given(env, 'NUREVA_CLIENT_VERSION') ?? packageInfo().version;
@@ -311,7 +316,7 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string } = {
     if (devices) config.nureva = { devices, clientId, clientVersion, rateLimit };
   }
 
-  if (vendorVariablesSet(env, 'NEXUDUS_').length > 0) {
+  if (readVendors && vendorVariablesSet(env, 'NEXUDUS_').length > 0) {
     const spaceRaw = required('NEXUDUS_SPACE_URL', 'is required (the members portal, e.g. https://xyz.spaces.nexudus.com)');
     const spaceUrl = spaceRaw !== undefined ? url('NEXUDUS_SPACE_URL') : undefined;
     const apiUrl = url('NEXUDUS_URL', 'https://spaces.nexudus.com');
@@ -320,7 +325,7 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string } = {
     if (spaceUrl && apiUrl) config.nexudus = { url: apiUrl, spaceUrl, rateLimit, minIntervalMs };
   }
 
-  if (vendorVariablesSet(env, 'PLATFORM_').length > 0) {
+  if (readVendors && vendorVariablesSet(env, 'PLATFORM_').length > 0) {
     const username = required('PLATFORM_SERVICE_USERNAME');
     const password = required('PLATFORM_SERVICE_PASSWORD');
     const id = given(env, 'PLATFORM_ID');
@@ -403,8 +408,9 @@ function readDevices(env: Env, cwd: string, problems: string[]): NurevaDeviceCon
     let ca: string | undefined;
     if (d.ca !== undefined) {
       const file = resolve(baseDir, d.ca);
-      if (existsSync(file)) ca = readFileSync(file, 'utf8');
-      else problems.push(`${where}.ca: the file it names does not exist`);
+      if (!existsSync(file)) problems.push(`${where}.ca: the file it names does not exist`);
+      // An empty or non-PEM file must not read as "no CA", which would leave nothing to verify against.
+      else if (!/-----BEGIN CERTIFICATE-----/.test((ca = readFileSync(file, 'utf8')))) problems.push(`${where}.ca: the file holds no PEM certificate`);
     }
     if (u.protocol === 'https:' && !d.fingerprint256 && d.ca === undefined && d.insecureTls !== true) {
       problems.push(`${where}: an https device needs fingerprint256, ca, or an explicit "insecureTls": true`);

@@ -113,7 +113,8 @@ export class UpstreamClient {
       keepAliveMaxTimeout: 120_000,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
-      connect: options.connect,
+      // A connector of our own (pinning) carries its own timeout; plain TLS/TCP gets the vendor's.
+      connect: options.connect ?? { timeout: options.timeoutMs },
       maxResponseSize: options.maxResponseBytes ?? 2 * 1024 * 1024,
     });
     this.debug = options.logger.isLevelEnabled('debug');
@@ -126,8 +127,9 @@ export class UpstreamClient {
   }
 
   request(call: UpstreamCall): Promise<UpstreamResponse> {
-    const deadline = call.deadline ?? Date.now() + this.options.timeoutMs;
-    const run = () => this.attempts(call, deadline);
+    // The timeout is for the vendor's answer: time spent queued behind our own concurrency limit
+    // does not count, or a large batch would time out calls it never made.
+    const run = () => this.attempts(call, call.deadline ?? Date.now() + this.options.timeoutMs);
     return this.options.concurrency ? this.options.concurrency.run(run) : run();
   }
 
@@ -151,9 +153,11 @@ export class UpstreamClient {
         }
         throw error;
       }
-      if (this.throttle.has(res.status)) {
+      if (this.isThrottle(res.status, res.headers)) {
         this.options.concurrency?.throttled();
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
+        // Everyone else calling this endpoint waits too, not only this caller.
+        if (retryAfter !== undefined && call.rate) this.options.limiter?.pause(call.rate.key, retryAfter * 1000);
         const wait = retryAfter !== undefined ? retryAfter * 1000 + Math.random() * 100 : backoff(attempt);
         if (call.read && attempt < this.maxAttempts && Date.now() + wait < deadline) {
           await sleep(wait);
@@ -175,6 +179,15 @@ export class UpstreamClient {
       if (res.status < 400) this.options.concurrency?.succeeded();
       return res;
     }
+  }
+
+  /**
+   * A "slow down" answer. A 503 counts only with a Retry-After: without one it is a vendor that is
+   * down, which is retried as such and must not shrink the concurrency as if it were throttling.
+   */
+  private isThrottle(status: number, headers: IncomingHttpHeaders): boolean {
+    if (!this.throttle.has(status)) return false;
+    return status !== 503 || headers['retry-after'] !== undefined;
   }
 
   private async once(call: UpstreamCall, remainingMs: number): Promise<UpstreamResponse> {
@@ -210,7 +223,7 @@ export class UpstreamClient {
         clearTimeout(timer);
       }
       const status = res.statusCode;
-      const outcome = this.throttle.has(status) ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
+      const outcome = this.isThrottle(status, res.headers as IncomingHttpHeaders) ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
       options.metrics.upstream(vendor, call.operation, outcome, seconds());
       if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
       return { status, headers: res.headers as IncomingHttpHeaders, text };

@@ -11,9 +11,9 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function configure(env: NodeJS.ProcessEnv): Config {
+function configure(env: NodeJS.ProcessEnv, demoVendors = false): Config {
   try {
-    return loadConfig(env);
+    return loadConfig(env, { demoVendors });
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
@@ -41,10 +41,13 @@ async function main(): Promise<void> {
   let demo: Demo | undefined;
   if (config.demo) {
     const ignored = ['NUVEQ_', 'NUREVA_', 'NEXUDUS_', 'PLATFORM_'].flatMap((p) => vendorVariablesSet(process.env, p));
-    demo = await startDemo({ latencyMs: Number(process.env.DEMO_LATENCY_MS ?? 0) || 0 });
-    const env: NodeJS.ProcessEnv = { ...process.env, ...demo.env, DEMO: 'true' };
+    demo = await startDemo({ latencyMs: config.demoLatencyMs });
+    // The demo's simulators replace the vendors entirely: none of the operator's vendor variables leak in.
+    const env: NodeJS.ProcessEnv = { ...process.env, DEMO: 'true' };
+    for (const name of ignored) delete env[name];
+    Object.assign(env, demo.env);
     env.SESSION_SECRET ||= randomSecret();
-    config = configure(env);
+    config = configure(env, true);
     if (ignored.length) process.stderr.write(`DEMO=true: ignoring ${ignored.join(', ')}\n`);
   }
   const gateway = await createGateway({ config, onClose: demo?.stop });

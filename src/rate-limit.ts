@@ -89,6 +89,8 @@ export class RateLimiter {
   private readonly safetyMs: number;
   private readonly maxQueue: number;
   private readonly waiting = new Map<string, number>();
+  /** Keys the vendor told us to leave alone (Retry-After), until when (epoch ms). */
+  private readonly paused = new Map<string, number>();
 
   constructor(private readonly options: RateLimiterOptions = {}) {
     this.store = options.store ?? new MemoryRateStore();
@@ -111,6 +113,19 @@ export class RateLimiter {
     // Counted before the first await, so a burst of callers sees itself.
     this.waiting.set(key, queued + 1);
     try {
+      const until = this.paused.get(key);
+      if (until !== undefined) {
+        const left = until - this.now();
+        if (left <= 0) this.paused.delete(key);
+        else if (left > maxWaitMs) {
+          this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'refused' });
+          throw new RateLimitedError(left / 1000, 'The vendor asked for a pause; retry later', { vendor });
+        } else {
+          this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'waited' });
+          await delay(left, signal);
+          maxWaitMs -= left;
+        }
+      }
       const now = this.now();
       const r = await this.store.reserve(key, padded, now, Math.max(0, maxWaitMs));
       if (!r.ok) {
@@ -127,6 +142,13 @@ export class RateLimiter {
       if (n <= 0) this.waiting.delete(key);
       else this.waiting.set(key, n);
     }
+  }
+
+  /** The vendor answered "slow down, retry after `ms`": no call on this key goes before then. */
+  pause(key: string, ms: number): void {
+    const now = this.now();
+    if (this.paused.size > 1000) for (const [k, t] of this.paused) if (t <= now) this.paused.delete(k);
+    if (now + ms > (this.paused.get(key) ?? 0)) this.paused.set(key, now + ms);
   }
 }
 

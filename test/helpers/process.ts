@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
 
@@ -15,10 +16,16 @@ export interface GatewayProcess {
  * Runs src/main.ts in its own process (through tsx, so no build is needed) and resolves once it
  * prints where it listens.
  */
-export function spawnGateway(env: Record<string, string>, timeoutMs = 30_000): Promise<GatewayProcess> {
+export function spawnGateway(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  options: { cwd?: string; command?: [string, ...string[]] } = {},
+): Promise<GatewayProcess> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NUVEQ|NUREVA|NEXUDUS|PLATFORM|DEMO|SESSION|REDIS|PORT|HOST)_?/.test(k)));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
+  // tsx by path, so the server can run from any working directory (`.env` is read from there).
+  const [command, ...args] = options.command ?? [process.execPath, '--import', pathToFileURL(resolve(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, resolve(ROOT, 'src/main.ts')];
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? ROOT,
     env: { ...clean, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -35,6 +35,25 @@ describe('configuration', () => {
     expect(config.nuveq ?? config.nexudus ?? config.platform ?? config.nureva).toBeUndefined();
   });
 
+  test('zero is accepted where the range starts at zero (TRUST_PROXY, NEXUDUS_MIN_INTERVAL_MS)', () => {
+    const config = loadConfig({ SESSION_SECRET: SECRET, TRUST_PROXY: '0', NEXUDUS_SPACE_URL: 'http://127.0.0.1:1', NEXUDUS_MIN_INTERVAL_MS: '0' });
+    expect(config.trustProxy).toBe(0);
+    expect(config.nexudus?.minIntervalMs).toBe(0);
+    expect(problems({ SESSION_SECRET: SECRET, TRUST_PROXY: '-1', UPSTREAM_TIMEOUT_MS: '0', DEMO_LATENCY_MS: 'slow' })).toEqual([
+      'UPSTREAM_TIMEOUT_MS: must be a whole number from 1 to 600000',
+      'DEMO_LATENCY_MS: must be a whole number from 0 to 60000',
+      'TRUST_PROXY: must be a whole number from 0 to 10',
+    ]);
+  });
+
+  test('DEMO=true ignores vendor variables, even invalid ones; the demo passes its own', () => {
+    const config = loadConfig({ DEMO: 'true', NUVEQ_API_ID: 'not-a-number', PLATFORM_SERVICE_PASSWORD: 'pw' });
+    expect(config.demo).toBe(true);
+    expect(config.nuveq ?? config.platform).toBeUndefined();
+    const wired = loadConfig({ DEMO: 'true', NUVEQ_API_ID: '7', NUVEQ_TOKEN_KEY: 'k'.repeat(16), NUVEQ_PORT: '1', NUVEQ_URL: 'http://127.0.0.1:1/api/' }, { demoVendors: true });
+    expect(wired.nuveq?.apiId).toBe(7);
+  });
+
   test('any vendor variable turns demo mode off and requires that vendor', () => {
     expect(problems({ NUVEQ_ALLOW_ANONYMOUS: 'true', SESSION_SECRET: SECRET })).toEqual([
       'NUVEQ_TOKEN_KEY: is required',
@@ -97,6 +116,14 @@ describe('configuration', () => {
     expect(config.nureva?.devices.map((d) => d.id)).toEqual(['lab', 'local']);
     expect(config.nureva?.devices[0]?.ca).toContain('BEGIN CERTIFICATE');
     expect(config.nureva?.clientId).toBe('switchboard');
+  });
+
+  test('an empty or non-PEM ca file is refused: it must never read as "nothing to verify against"', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-devices-'));
+    writeFileSync(join(dir, 'empty.pem'), '');
+    writeFileSync(join(dir, 'junk.pem'), 'not a certificate');
+    const devices = JSON.stringify([{ id: 'a', name: 'A', url: 'https://10.1.1.1', ca: join(dir, 'empty.pem') }, { id: 'b', name: 'B', url: 'https://10.1.1.2', ca: join(dir, 'junk.pem') }]);
+    expect(problems({ SESSION_SECRET: SECRET, NUREVA_DEVICES: devices })).toEqual(['NUREVA_DEVICES[0].ca: the file holds no PEM certificate', 'NUREVA_DEVICES[1].ca: the file holds no PEM certificate']);
   });
 
   test('Platform base URL from PLATFORM_ID and PLATFORM_ENV, or PLATFORM_URL', () => {

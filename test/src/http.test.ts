@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createServer } from 'node:net';
 import { RateLimitedError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from '../../src/errors.js';
 import { parseJson, parseRetryAfter, UpstreamClient } from '../../src/http.js';
+import { AdaptiveConcurrency, RateLimiter } from '../../src/rate-limit.js';
 import { createLogger, SecretRegistry } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics.js';
 import { EchoSimulator } from '../helpers/echo-simulator.js';
@@ -28,7 +29,15 @@ describe('upstream client', () => {
       .on('GET', '/busy', () => (++attempts < 3 ? { status: 503 } : { json: { attempt: attempts } }))
       .on('GET', '/html', () => ({ text: '<html><body>Maintenance</body></html>', headers: { 'content-type': 'text/html' } }))
       .on('GET', '/huge', () => ({ text: 'x'.repeat(3 * 1024 * 1024) }))
-      .on('POST', '/echo', (req) => ({ json: { contentType: req.headers['content-type'], body: req.rawBody } }));
+      .on('POST', '/echo', (req) => ({ json: { contentType: req.headers['content-type'], body: req.rawBody } }))
+      .on('GET', '/down', () => ({ status: 503, text: '<html>down</html>' }))
+      .on('GET', '/busy-later', () => ({ status: 503, headers: { 'retry-after': '5' } }))
+      .on('POST', '/pause', () => ({ status: 429, headers: { 'retry-after': '2' } }))
+      .on('GET', '/after-pause', () => ({ json: { ok: true } }));
+    sim.on('GET', '/wait', async () => {
+      await new Promise((r) => setTimeout(r, 250));
+      return { json: {} };
+    });
     sim.on('GET', '/slow', async () => {
       await new Promise((r) => setTimeout(r, 3000));
       return { json: {} };
@@ -125,6 +134,65 @@ describe('upstream client', () => {
     expect(json).toEqual({ contentType: 'application/json', body: '{"a":1}' });
     const form = parseJson<{ contentType: string; body: string }>('NUVEQ', await client.request({ operation: 't.echo', method: 'POST', path: '/echo', form: { grant_type: 'password', username: 'a b' } }));
     expect(form).toEqual({ contentType: 'application/x-www-form-urlencoded', body: 'grant_type=password&username=a+b' });
+  });
+
+  test('time queued behind the concurrency limit does not count against the vendor timeout', async () => {
+    // One call at a time, 250 ms each, a 700 ms timeout: the sixth call starts 1.25 s after it was
+    // asked for, yet its vendor answers in 250 ms, so none of them times out.
+    const serial = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 700, metrics, logger, concurrency: new AdaptiveConcurrency(1) });
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => serial.request({ operation: 't.wait', method: 'GET', path: '/wait', read: true })));
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill('fulfilled'));
+    await serial.close();
+  });
+
+  test('a 503 without Retry-After is a vendor down, not throttling: concurrency stays; with Retry-After it shrinks', async () => {
+    const concurrency = new AdaptiveConcurrency(8);
+    const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics, logger, concurrency, throttleStatuses: [429, 503], maxAttempts: 1 });
+    const down = await c.request({ operation: 't.down', method: 'GET', path: '/down', read: true });
+    expect(down.status).toBe(503);
+    expect(concurrency.current).toBe(8);
+    const error = await c.request({ operation: 't.busyLater', method: 'GET', path: '/busy-later', read: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfter).toBe(5);
+    expect(concurrency.current).toBe(4);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/operation="t.down",outcome="server_error"\} 1/);
+    expect(text).toMatch(/operation="t.busyLater",outcome="throttled"\} 1/);
+    await c.close();
+  });
+
+  test("a vendor's Retry-After holds back every caller of that endpoint, not only the one it answered", async () => {
+    const limiter = new RateLimiter({ metrics });
+    const c = new UpstreamClient({ vendor: 'PLATFORM', baseUrl: sim.url, timeoutMs: 5000, metrics, logger, limiter });
+    const rate = { key: 't:endpoint', rules: [{ limit: 100, windowMs: 60_000 }] };
+    sim.resetLog();
+    const first = await c.request({ operation: 't.pause', method: 'POST', path: '/pause', json: {}, rate }).catch((e: unknown) => e);
+    expect((first as RateLimitedError).retryAfter).toBe(2);
+    // A caller that cannot wait 2 s is refused at once, and nothing reaches the vendor.
+    const hasty = await c.request({ operation: 't.afterPause', method: 'GET', path: '/after-pause', read: true, rate, deadline: Date.now() + 500 }).catch((e: unknown) => e);
+    expect(hasty).toBeInstanceOf(RateLimitedError);
+    expect(sim.requests).toBe(1);
+    // One that can wait goes once the pause is over.
+    const t = Date.now();
+    expect((await c.request({ operation: 't.afterPause', method: 'GET', path: '/after-pause', read: true, rate })).status).toBe(200);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1400);
+    expect(sim.requests).toBe(2);
+    await c.close();
+  });
+
+  test('a TLS handshake that never ends fails within the vendor timeout, not undici’s 10 s', async () => {
+    // Accepts TCP and then says nothing: the handshake hangs.
+    const sockets: import('node:net').Socket[] = [];
+    const mute = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const port = (mute.address() as { port: number }).port;
+    const c = new UpstreamClient({ vendor: 'NEXUDUS', baseUrl: `https://127.0.0.1:${port}`, timeoutMs: 600, metrics, logger });
+    const t = Date.now();
+    await expect(c.request({ operation: 't.mute', method: 'GET', path: '/', read: false })).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    expect(Date.now() - t).toBeLessThan(2000);
+    await c.close();
+    sockets.forEach((s) => s.destroy());
+    await new Promise<void>((r) => mute.close(() => r()));
   });
 
   test('metrics count calls per vendor, operation and outcome', async () => {

@@ -1,4 +1,7 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { parse, validate } from 'graphql';
+import { buildSchema } from '../../src/server.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { NuveqSimulator } from '../../datasources/nuveq/simulator.js';
 import type { PlatformSimulator } from '../../datasources/platform/simulator.js';
@@ -129,8 +132,37 @@ describe('the server', () => {
       const html = await res.text();
       expect(html).toContain('embeddable-sandbox');
       expect(html).toContain("new URL('/graphql', window.location.href)");
-      expect(html).toContain('Authorization');
+      const config = JSON.parse(/var config = (\{.*\});/.exec(html)![1]!) as { initialState: { document: string; headers: Record<string, string> } };
+      // The starter document must run as it stands: every operation in it validates against the schema.
+      const document = parse(config.initialState.document);
+      expect(document.definitions.length).toBeGreaterThanOrEqual(3);
+      expect(validate(buildSchema(), document)).toEqual([]);
+      expect(config.initialState.document).toContain('Authorization: Bearer <token>');
+      expect(config.initialState.headers).toEqual({ Authorization: 'Bearer <paste the token of a login here>' });
     }
+  });
+
+  test('a client that trickles its headers is cut off after about 10 s, and others are served meanwhile', async () => {
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString()));
+    const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now())));
+    const started = Date.now();
+    socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\n');
+    const trickle = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 500);
+    expect((await gw.gql('{ __typename }')).data).toEqual({ __typename: 'Query' });
+    const at = await closed;
+    clearInterval(trickle);
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(at - started).toBeGreaterThanOrEqual(9_500);
+    expect(at - started).toBeLessThan(12_500);
+  }, 20_000);
+
+  test('GraphQL errors are counted by code in /metrics', async () => {
+    await gw.gql('{ nuveqUser(userId: "not-a-number") { name } }', undefined, token);
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(text).toMatch(/switchboard_graphql_errors_total\{code="BAD_USER_INPUT"\} [1-9]/);
+    expect(text).toMatch(/switchboard_graphql_operations_total\{type="query",outcome="error"\} [1-9]/);
   });
 
   test('unknown paths are 404', async () => {
@@ -174,12 +206,15 @@ describe('the server', () => {
   });
 });
 
-describe('the server in production', () => {
+describe.each([
+  ['fast path on', 'true'],
+  ['fast path off (Apollo pipeline only)', 'false'],
+])('the server in production, %s', (_name, fastPath) => {
   let nuveq: NuveqSimulator;
   let gw: TestGateway;
   beforeAll(async () => {
     nuveq = await startNuveq();
-    gw = await startGateway({ ...nuveqEnv(nuveq, { NUVEQ_ALLOW_ANONYMOUS: 'true' }), NODE_ENV: 'production' });
+    gw = await startGateway({ ...nuveqEnv(nuveq, { NUVEQ_ALLOW_ANONYMOUS: 'true' }), NODE_ENV: 'production', GRAPHQL_FAST_PATH: fastPath });
   });
   afterAll(async () => {
     await gw.close();
@@ -214,5 +249,29 @@ describe('the server in production', () => {
     const res = await gw.gql('{ nuveqUser(userId: "abc") { name } }');
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', vendor: 'NUVEQ', field: 'userId' });
     expect(res.errors?.[0]?.extensions?.stacktrace).toBeUndefined();
+  });
+});
+
+describe('sessions over HTTP', () => {
+  let platform: PlatformSimulator;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    platform = await startPlatform();
+    gw = await startGateway({ ...platformEnv(platform), SESSION_TTL: '2s' });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await platform.stop();
+  });
+
+  test('a session ends at SESSION_TTL: its token is refused afterwards', async () => {
+    const { data } = await gw.gql('mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token session { expiresAt } } }');
+    const t = data!.loginClient.token as string;
+    const expiresAt = Date.parse(data!.loginClient.session.expiresAt as string);
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(2_000);
+    expect((await gw.gql('{ session { clientAccount { email } } }', undefined, t)).data).toEqual({ session: { clientAccount: { email: 'ada@example.com' } } });
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 200));
+    expect((await gw.gql('{ session { id } }', undefined, t)).data).toEqual({ session: null });
+    expect((await gw.gql('mutation { updateClientAccount(input: { firstName: "Ada" }) { id } }', undefined, t)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 });
