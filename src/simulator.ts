@@ -75,6 +75,8 @@ export abstract class Simulator {
   private faults: Fault[] = [];
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  /** Aborted by stop(): latency still pending then must not keep the process (a test run) alive. */
+  private stopping = new AbortController();
 
   protected constructor(
     readonly name: string,
@@ -117,6 +119,7 @@ export abstract class Simulator {
   }
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    this.stopping = new AbortController();
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     const server = this.options.tls ? createHttpsServer({ key: this.options.tls.key, cert: this.options.tls.cert }, handler) : createHttpServer(handler);
     server.keepAliveTimeout = 60_000;
@@ -139,6 +142,7 @@ export abstract class Simulator {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.stopping.abort();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -200,7 +204,7 @@ export abstract class Simulator {
 
       const fault = this.takeFault(simReq);
       const latency = this.latencyMs + (fault?.latencyMs ?? 0);
-      if (latency > 0) await sleep(latency);
+      if (latency > 0) await sleep(latency, undefined, { signal: this.stopping.signal });
       if (fault?.drop) {
         req.socket.destroy();
         return;
@@ -211,6 +215,7 @@ export abstract class Simulator {
       else reply = await this.dispatch(simReq);
       this.send(res, reply);
     } catch (error) {
+      if (this.stopping.signal.aborted) return;
       this.send(res, { status: 500, json: { error: `simulator failure: ${(error as Error).message}` } });
     } finally {
       this.inFlight--;

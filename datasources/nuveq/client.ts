@@ -4,14 +4,17 @@ import type { Context, VendorDeps } from '../../src/context.js';
 import { BadUserInputError, UnauthenticatedError, UpstreamError, errorFromStatus, vendorMessage } from '../../src/errors.js';
 import { UpstreamClient, type UpstreamResponse } from '../../src/http.js';
 import { AdaptiveConcurrency } from '../../src/rate-limit.js';
-import type { NuveqUserData, NuveqUserDetailRequest, NuveqUserRecord } from './models.js';
+import { NUVEQ_USER_FIELDS, type NuveqUserData, type NuveqUserDetailRequest, type NuveqUserRecord } from './models.js';
 
 const VENDOR = 'NUVEQ' as const;
 const USER_ID = /^\d{1,15}$/;
 
 /*
  * Nuveq does not document its error envelope. What the vendor facts assume, and what this client
- * accepts: `{"error": "<message>"}` with HTTP 200 or a 4xx. The message decides what it means.
+ * accepts: `{"error": "<message>"}` with HTTP 200 or a 4xx. The message decides what it means,
+ * an unknown user included ("User not found."): nothing documents an empty answer as "no such
+ * user", so `{}`, `{"data": null}` or a `data` without any User Detail field is UPSTREAM_ERROR,
+ * not a silent null.
  */
 const UNKNOWN_USER = /user\s+(was\s+)?not\s+found|no\s+(such\s+)?user|user\b.*\bdoes\s*n.?t\s+exist|unknown\s+user|invalid\s+user\s+id/i;
 const BAD_KEY = /api\s*key|token[_\s]?key|unauthori[sz]ed|invalid\s+key|key\s+is\s+invalid|access\s+denied|rejected/i;
@@ -63,11 +66,8 @@ export class NuveqClient {
       throw new UpstreamError(VENDOR, `Nuveq answered something that is not JSON (HTTP ${res.status})`);
     }
     const data = parsed.data;
-    if (res.status < 300 && data && typeof data === 'object' && !Array.isArray(data)) {
-      return Object.keys(data).length > 0 ? { userId, data: data as NuveqUserData, timeZone: this.config.timeZone } : null;
-    }
+    if (res.status < 300 && isUserData(data)) return { userId, data, timeZone: this.config.timeZone };
     const message = typeof parsed.error === 'string' ? parsed.error : typeof parsed.message === 'string' ? parsed.message : typeof data === 'string' ? data : undefined;
-    if (message === undefined && res.status < 300 && (data === null || data === undefined)) return null;
     return this.classify(res.status, message);
   }
 
@@ -94,8 +94,12 @@ export class NuveqClient {
     // A 404 that is not about a user is the endpoint itself missing.
     if (status === 404) operator('NUVEQ_URL', 'endpoint URL');
     if (status >= 500) throw errorFromStatus(VENDOR, { status, message });
-    throw new UpstreamError(VENDOR, `Nuveq failed: ${vendorMessage(text) ?? `HTTP ${status}`}`);
+    throw new UpstreamError(VENDOR, `Nuveq failed: ${vendorMessage(text) ?? `HTTP ${status} with neither a user nor an error message`}`);
   }
+}
+
+function isUserData(data: unknown): data is NuveqUserData {
+  return typeof data === 'object' && data !== null && !Array.isArray(data) && NUVEQ_USER_FIELDS.some((f) => Object.hasOwn(data, f));
 }
 
 /** Per-request face: one DataLoader, so every user is fetched once per request. */

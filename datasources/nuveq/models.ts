@@ -20,6 +20,12 @@ export interface NuveqUserData {
   access_group_1_description?: string | null;
 }
 
+/** The fields the vendor doc lists for User Detail: a `data` with none of them is not a user. */
+export const NUVEQ_USER_FIELDS = [
+  'email', 'name', 'phone', 'photo', 'staff_number', 'last_seen_at', 'expires_at', 'gender',
+  'department_id', 'post_id', 'role_id', 'department_name', 'role_name', 'post_name', 'access_group_1_description',
+] as const satisfies ReadonlyArray<keyof NuveqUserData>;
+
 /** A user as the datasource returns it: the vendor's data, the id asked for, and the zone its dates are in. */
 export interface NuveqUserRecord {
   userId: string;

@@ -1,10 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import type { NuveqSimulator } from '../../../datasources/nuveq/simulator.js';
-import { expectNoSecrets, nuveqEnv, platformEnv, startGateway, startNuveq, startPlatform, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
+import { Context } from '../../../src/context.js';
+import { expectNoSecrets, nuveqEnv, platformEnv, startGateway, startNuveq, startPlatform, TEST_SECRET, type GraphQLResult, type TestGateway } from '../../helpers/gateway.js';
 import type { PlatformSimulator } from '../../../datasources/platform/simulator.js';
 
 const USERS = 'query($ids: [ID!]!) { nuveqUsers(userIds: $ids) { id userId name } }';
 const USER = 'query($id: ID!) { nuveqUser(userId: $id) { userId name } }';
+const WRONG_KEY = 'a-wrong-key-value-1234';
+const idRange = (from: number, n: number) => Array.from({ length: n }, (_, i) => String(from + i));
 
 describe('Nuveq slice', () => {
   let sim: NuveqSimulator;
@@ -12,12 +16,28 @@ describe('Nuveq slice', () => {
   let gw: TestGateway;
   let token: string;
   const gateways: TestGateway[] = [];
+  /** Every GraphQL answer of every gateway in this file, scanned for the API key at the end. */
+  const bodies: string[] = [];
+
+  async function start(env: Record<string, string>): Promise<TestGateway> {
+    const g = await startGateway(env);
+    const send = g.gql.bind(g);
+    const tracked: TestGateway = {
+      ...g,
+      gql: async (query, variables, tok) => {
+        const res = await send(query, variables, tok);
+        bodies.push(JSON.stringify({ data: res.data, errors: res.errors }));
+        return res as GraphQLResult<never>;
+      },
+    };
+    gateways.push(tracked);
+    return tracked;
+  }
 
   beforeAll(async () => {
     sim = await startNuveq({ latencyMs: 15 });
     platform = await startPlatform();
-    gw = await startGateway({ ...nuveqEnv(sim), ...platformEnv(platform) });
-    gateways.push(gw);
+    gw = await start({ ...nuveqEnv(sim), ...platformEnv(platform) });
     token = (await gw.gql('mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }')).data!.loginClient.token;
   });
   afterEach(() => {
@@ -31,6 +51,9 @@ describe('Nuveq slice', () => {
     await platform.stop();
     // The API key appears in no log line of any gateway in this file.
     expectNoSecrets(gateways.map((g) => g.logs.text).join('\n'), [sim.tokenKey, TEST_SECRET, token]);
+    // Nor in any answer a caller got.
+    expect(bodies.length).toBeGreaterThan(0);
+    expectNoSecrets(bodies.join('\n'), [sim.tokenKey, WRONG_KEY]);
   });
 
   test('100 ids of which 40 repeat: exactly 60 vendor calls, never more than 8 in flight, answers in order, null where unknown', async () => {
@@ -82,8 +105,7 @@ describe('Nuveq slice', () => {
   });
 
   test('NUVEQ_ALLOW_ANONYMOUS=true lets it through without a session', async () => {
-    const anon = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true' }));
-    gateways.push(anon);
+    const anon = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true' }));
     expect((await anon.gql(USER, { id: '1001' })).data?.nuveqUser?.userId).toBe('1001');
   });
 
@@ -110,8 +132,7 @@ describe('Nuveq slice', () => {
 
   test('vendor dates are read in NUVEQ_TIMEZONE, daylight saving included', async () => {
     sim.users.set(7001, { name: 'Zoned', last_seen_at: '2024-07-01 08:30:00', expires_at: '2024-01-15 12:00:00', department_id: '', department_name: '' });
-    const berlin = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_TIMEZONE: 'Europe/Berlin' }));
-    gateways.push(berlin);
+    const berlin = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_TIMEZONE: 'Europe/Berlin' }));
     const res = await berlin.gql('{ nuveqUser(userId: "7001") { lastSeenAt expiresAt department { id } } }');
     expect(res.data!.nuveqUser).toEqual({ lastSeenAt: '2024-07-01T08:30:00+02:00', expiresAt: '2024-01-15T12:00:00+01:00', department: null });
   });
@@ -124,8 +145,7 @@ describe('Nuveq slice', () => {
   });
 
   test.each([200, 401, 403])("a rejected token_key (HTTP %i) is the operator's: UPSTREAM_ERROR, a log naming NUVEQ_TOKEN_KEY, never the key", async (status) => {
-    const bad = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_TOKEN_KEY: 'a-wrong-key-value-1234' }));
-    gateways.push(bad);
+    const bad = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_TOKEN_KEY: WRONG_KEY }));
     sim.errorStatus = status;
     const res = await bad.gql(USER, { id: '1001' });
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', vendor: 'NUVEQ' });
@@ -135,7 +155,48 @@ describe('Nuveq slice', () => {
     expect(bad.logs.text).not.toContain('a-wrong-key-value-1234');
   });
 
-  test('an HTML answer is UPSTREAM_ERROR, and it is not kept: the next request asks again', async () => {
+  test("a rejected api_id ('Fail to get Site') is the operator's: UPSTREAM_ERROR, a log naming NUVEQ_API_ID, never the key", async () => {
+    const bad = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_API_ID: String(sim.apiId + 1) }));
+    sim.resetLog();
+    const res = await bad.gql(USER, { id: '1001' });
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', vendor: 'NUVEQ' });
+    // The right key went out, so it was the account id the simulator refused.
+    expect(sim.log[0]!.json).toMatchObject({ api_id: sim.apiId + 1, token_key: sim.tokenKey });
+    expect(JSON.stringify(res)).not.toContain(sim.tokenKey);
+    const log = bad.logs.entries().find((e) => e.level === 50 && e.variable === 'NUVEQ_API_ID');
+    expect(log?.msg).toContain('NUVEQ_API_ID');
+    expect(bad.logs.text).not.toContain(sim.tokenKey);
+  });
+
+  test.each([
+    ['{}', {}],
+    ['{"status":"ok"}', { status: 'ok' }],
+    ['{"data":null}', { data: null }],
+    ['{"data":{}}', { data: {} }],
+    ['{"data":[]}', { data: [] }],
+    ['{"data":{"foo":1}}', { data: { foo: 1 } }],
+  ])('a malformed answer %s with HTTP 200 is UPSTREAM_ERROR, not an unknown or empty user', async (_shape, json) => {
+    sim.inject({ times: 1, reply: { status: 200, json } });
+    const res = await gw.gql(USER, { id: '1001' }, token);
+    expect(res.data).toEqual({ nuveqUser: null });
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', vendor: 'NUVEQ' });
+  });
+
+  test('a malformed answer is not kept even by the request that got it: asking again asks Nuveq again', async () => {
+    // No GraphQL operation loads one id twice in sequence (the fields of a query share one batch),
+    // so this drives one request's datasource directly; its calls still go over HTTP.
+    const ctx = new Context(gw.gateway.services, { token, clientAddress: '127.0.0.1' });
+    sim.resetLog();
+    sim.inject({ times: 1, reply: { status: 200, json: { data: { foo: 1 } } } });
+    await expect(ctx.nuveq.user('1001')).rejects.toMatchObject({ extensions: { code: 'UPSTREAM_ERROR', vendor: 'NUVEQ' } });
+    expect((await ctx.nuveq.user('1001'))?.userId).toBe('1001');
+    // A good answer is kept: the same loader answered both calls above.
+    expect((await ctx.nuveq.user('1001'))?.userId).toBe('1001');
+    expect(sim.requests).toBe(2);
+  });
+
+  test('an HTML answer is UPSTREAM_ERROR; the next request asks again', async () => {
     sim.inject({ times: 1, reply: { status: 200, text: '<html><body>Service maintenance</body></html>', headers: { 'content-type': 'text/html' } } });
     const first = await gw.gql(USER, { id: '1001' }, token);
     expect(first.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', vendor: 'NUVEQ' });
@@ -162,8 +223,11 @@ describe('Nuveq slice', () => {
 
   test('a sustained throttle is RATE_LIMITED with retryAfter, not UPSTREAM_ERROR; 503 counts as throttling too', async () => {
     sim.inject({ throttle: true });
+    sim.resetLog();
     const res = await gw.gql(USER, { id: '1001' }, token);
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', vendor: 'NUVEQ', retryAfter: 1 });
+    // The client's maxAttempts: the first call and two retries.
+    expect(sim.requests).toBe(3);
     sim.clearFaults();
     sim.inject({ reply: { status: 503, headers: { 'retry-after': '2' }, json: { error: 'Busy' } } });
     const busy = await gw.gql(USER, { id: '1002' }, token);
@@ -171,8 +235,7 @@ describe('Nuveq slice', () => {
   });
 
   test('concurrency shrinks while Nuveq throttles and recovers after', async () => {
-    const fresh = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true' }));
-    gateways.push(fresh);
+    const fresh = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true' }));
     const c = fresh.gateway.services.vendors.nuveq!.concurrency;
     expect(c.current).toBe(8);
     sim.latencyMs = 0;
@@ -184,9 +247,47 @@ describe('Nuveq slice', () => {
     expect(c.current).toBe(8);
   });
 
+  test('over HTTP: after a throttle burst a batch runs at half the limit, and after recovery at 8 again', async () => {
+    const fresh = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true' }));
+    sim.latencyMs = 0;
+    sim.inject({ throttle: true, times: 3 });
+    expect((await fresh.gql(USERS, { ids: idRange(1001, 3) })).errors).toBeUndefined();
+
+    // A slow Nuveq, so the simulator sees each wave of calls together.
+    sim.latencyMs = 400;
+    sim.resetLog();
+    const during = fresh.gql(USERS, { ids: idRange(1011, 16) });
+    await sleep(250);
+    // The first wave, before any call has come back: the halved limit exactly.
+    expect(sim.requests).toBe(4);
+    expect(sim.maxInFlight).toBe(4);
+    expect((await during).errors).toBeUndefined();
+    expect(sim.requests).toBe(16);
+    // Each success run grows the limit by one, so the batch ends below the full 8.
+    expect(sim.maxInFlight).toBeLessThan(8);
+
+    sim.latencyMs = 30;
+    let peak = 0;
+    for (let round = 0; round < 5 && peak < 8; round++) {
+      sim.resetLog();
+      expect((await fresh.gql(USERS, { ids: idRange(1030 + round * 16, 16) })).errors).toBeUndefined();
+      peak = sim.maxInFlight;
+    }
+    expect(peak).toBe(8);
+  });
+
+  test('NUVEQ_CONCURRENCY=3: a batch of 20 keeps exactly 3 calls in flight at most', async () => {
+    const three = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_CONCURRENCY: '3' }));
+    sim.latencyMs = 50;
+    sim.resetLog();
+    const res = await three.gql(USERS, { ids: idRange(1001, 20) });
+    expect(res.errors).toBeUndefined();
+    expect(sim.requests).toBe(20);
+    expect(sim.maxInFlight).toBe(3);
+  });
+
   test('a 5 s upstream with a 2 s timeout gives UPSTREAM_TIMEOUT in about 2 s', async () => {
-    const quick = await startGateway(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', UPSTREAM_TIMEOUT_MS: '2000' }));
-    gateways.push(quick);
+    const quick = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', UPSTREAM_TIMEOUT_MS: '2000' }));
     sim.latencyMs = 5000;
     const started = Date.now();
     const res = await quick.gql(USER, { id: '1001' });
