@@ -35,7 +35,7 @@ export async function startDemo(options: { latencyMs?: number } = {}): Promise<D
   const latencyMs = options.latencyMs ?? 0;
   const nuveq = new NuveqSimulator({ latencyMs });
   const nexudus = new NexudusSimulator({ latencyMs });
-  const platform = new PlatformSimulator({ latencyMs });
+  const platform = new PlatformSimulator({ latencyMs, uniqueEmails: true });
   const nureva = new Map<string, NurevaSimulator>();
   await Promise.all([nuveq.start(), nexudus.start(), platform.start()]);
   const devices = [];

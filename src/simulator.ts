@@ -216,7 +216,7 @@ export abstract class Simulator {
       this.send(res, reply);
     } catch (error) {
       if (this.stopping.signal.aborted) return;
-      this.send(res, { status: 500, json: { error: `simulator failure: ${(error as Error).message}` } });
+      this.send(res, this.errorReply(500, `simulator failure: ${(error as Error).message}`));
     } finally {
       this.inFlight--;
     }
@@ -240,7 +240,12 @@ export abstract class Simulator {
       r.names.forEach((n, i) => (req.params[n] = decodeURIComponent(m[i + 1]!)));
       return r.handler(req);
     }
-    return pathMatched ? { status: 405, json: { error: 'Method not allowed' } } : this.notFound(req);
+    return pathMatched ? this.errorReply(405, 'Method not allowed') : this.notFound(req);
+  }
+
+  /** The body of the simulator's own 405 and 500 answers; a vendor with an error format overrides it. */
+  protected errorReply(status: number, message: string): SimReply {
+    return { status, json: { error: message } };
   }
 
   protected notFound(_req: SimRequest): SimReply {

@@ -4,6 +4,7 @@ import type { Context, VendorDeps } from '../../src/context.js';
 import {
   BadUserInputError,
   ConflictError,
+  ErrorCode,
   ForbiddenError,
   NotFoundError,
   SwitchboardError,
@@ -15,7 +16,7 @@ import {
 import { parseJson, UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/http.js';
 import type { RateRule } from '../../src/rate-limit.js';
 import type { SessionRecord, StoredLogin } from '../../src/sessions.js';
-import { jwtTimes, withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
+import { jwtTimes, renewalTime, withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
 import type {
   ClientAccountRecord,
   ClientLoginAnswer,
@@ -127,9 +128,17 @@ export class PlatformClient {
 
   /**
    * A call with the service token. If Platform rejects that token (not a client token), it is
-   * dropped and the call made once more after a fresh service login.
+   * dropped and the call made once more after a fresh service login. `clientCredentials`: the call
+   * carries a client's password or Client-Token, so a 401 may be about those instead.
    */
-  async call(operation: string, method: HttpMethod, path: string, endpoint: string, init: { json?: unknown; headers?: Record<string, string> } = {}): Promise<UpstreamResponse> {
+  async call(
+    operation: string,
+    method: HttpMethod,
+    path: string,
+    endpoint: string,
+    init: { json?: unknown; headers?: Record<string, string>; clientCredentials?: boolean } = {},
+  ): Promise<UpstreamResponse> {
+    let sent: string | undefined;
     return withTokenRetry(
       this.deps.tokens,
       VENDOR,
@@ -143,17 +152,29 @@ export class PlatformClient {
           json: init.json,
           headers: init.headers,
           rate: { key: `platform:${endpoint}`, rules: this.rules },
-          auth: async () => ({ authorization: `Bearer ${await token()}` }),
+          auth: async () => {
+            sent = await token();
+            return { authorization: `Bearer ${sent}` };
+          },
         }),
-      (res) => res.status === 401 && this.rejectsServiceToken(res),
+      (res) => res.status === 401 && this.rejectsServiceToken(res, sent, init.clientCredentials === true),
     );
   }
 
-  /** A 401 about the api_token, not a failed client login nor a bad Client-Token. */
-  private rejectsServiceToken(res: UpstreamResponse): boolean {
-    const item = this.firstError(res);
-    if (!item?.code) return true;
-    return item.code === 'errors.auth.invalid' && item.source?.header?.toLowerCase() !== 'client-token';
+  /**
+   * Whether a 401 is about the api_token. Without client credentials in the call it can be about
+   * nothing else. With them, only a clear sign counts: `source.header` naming Authorization (not
+   * documented, so often absent) or an api_token at or near its exp. Anything else is the client's
+   * credentials: reading it as a rejected service token would cost a service login and a second
+   * call for every wrong password.
+   */
+  private rejectsServiceToken(res: UpstreamResponse, sent: string | undefined, clientCredentials: boolean): boolean {
+    if (!clientCredentials) return true;
+    if (this.firstError(res)?.source?.header?.toLowerCase() === 'authorization') return true;
+    if (sent === undefined) return false;
+    const { expiresAt, issuedAt } = jwtTimes(sent);
+    // Near: inside the margin at which the cache renews (60 s when the token states no iat).
+    return expiresAt !== undefined && Date.now() >= renewalTime(issuedAt ?? 0, expiresAt, issuedAt);
   }
 
   private firstError(res: UpstreamResponse): PlatformErrorItem | undefined {
@@ -236,7 +257,7 @@ export class PlatformDataSource {
     const { client, ctx } = this;
     if (!EMAIL.test(email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
     return ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, password, async () => {
-      const res = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', { json: { email, password } });
+      const res = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', { json: { email, password }, clientCredentials: true });
       if (res.status === 200) return this.loginAnswer(res);
       const error = client.mapError(res);
       // Whether the email exists is not the caller's business: a wrong email reads like a wrong password.
@@ -271,14 +292,26 @@ export class PlatformDataSource {
     if (res.status !== 200 && res.status !== 201) throw client.mapError(res);
     const signed = parseJson<{ client_token?: unknown }>(VENDOR, res);
     if (typeof signed.client_token !== 'string') throw new UpstreamError(VENDOR, 'The Platform signup answer has no client_token');
-    const login = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', {
-      json: { email: input.email, password: input.password },
-    });
-    if (login.status === 200) {
-      const answer = this.loginAnswer(login);
-      return { ...answer, name: answer.name ?? body.name, phone_number: answer.phone_number ?? body.phone_number ?? null };
+    // The account exists from here on: a failed login must not fail the signup, whose retry would
+    // only meet CONFLICT. Without a login the session holds the signup token and the input.
+    let failure: { status?: number; code?: string };
+    try {
+      const login = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', {
+        json: { email: input.email, password: input.password },
+        clientCredentials: true,
+      });
+      if (login.status === 200) {
+        const answer = this.loginAnswer(login);
+        return { ...answer, name: answer.name ?? body.name, phone_number: answer.phone_number ?? body.phone_number ?? null };
+      }
+      failure = { status: login.status };
+    } catch (error) {
+      failure = { code: error instanceof SwitchboardError ? error.code : ErrorCode.INTERNAL_SERVER_ERROR };
     }
-    // The account exists; without a login the session holds the signup token and the input.
+    this.ctx.logger.warn(
+      { vendor: VENDOR, operation: 'client.login', ...failure },
+      'Platform client created, but the login after signup failed: the session holds the signup token, so edits need a loginClient',
+    );
     return { client_token: signed.client_token, user_id: body.user_id, email: body.email, name: body.name, phone_number: body.phone_number ?? null };
   }
 
@@ -305,6 +338,7 @@ export class PlatformDataSource {
     const res = await client.call('client.update', 'PUT', `/v1/client/${encodeURIComponent(profile.user_id)}`, 'PUT /v1/client/{user_id}', {
       json: body,
       headers: { 'client-token': client.clientToken(login) },
+      clientCredentials: true,
     });
     if (res.status !== 200 && res.status !== 204) throw client.mapError(res);
     const next: ClientAccountRecord = {
@@ -325,6 +359,7 @@ export class PlatformDataSource {
     const res = await client.call('client.delete', 'DELETE', `/v1/client/${encodeURIComponent(profile.user_id)}`, 'DELETE /v1/client/{user_id}', {
       json: reason != null ? { reason } : undefined,
       headers: { 'client-token': client.clientToken(login) },
+      clientCredentials: true,
     });
     if (res.status !== 200 && res.status !== 204) throw client.mapError(res);
     await this.ctx.services.sessions.detach(session, PLATFORM_SLOT);

@@ -14,8 +14,21 @@ export interface PlatformSimOptions extends SimulatorOptions {
   tokenLifetimeSeconds?: number;
   /** Calls per sliding minute per endpoint. */
   rateLimit?: number;
-  /** Assumed: a second signup with an email already in use gets 409 (set false to allow it). */
+  /**
+   * Assumed, not documented: a signup with an email already in use gets 409 `errors.conflict.email`.
+   * Off by default, as the documents list only `errors.conflict.id`; the demo turns it on.
+   */
   uniqueEmails?: boolean;
+  /**
+   * Whether 401 answers name the offending header in `source.header` (default true). The documents
+   * show `source` in the envelope's shape but never on a 401: false sends none, as the vendor may.
+   */
+  authErrorSource?: boolean;
+  /**
+   * The code of a client login's wrong password (documented: 401, code unnamed). Assumed
+   * `errors.login.failed`, like the service login; `errors.auth.invalid` is the other reading.
+   */
+  clientLoginFailureCode?: 'errors.login.failed' | 'errors.auth.invalid';
   seed?: boolean;
 }
 
@@ -27,7 +40,6 @@ interface Client {
   last_name: string | null;
   phone_number: string | null;
   custom_data: unknown;
-  loggedIn: boolean;
   deleted: boolean;
   deleteReason?: string;
 }
@@ -58,21 +70,27 @@ export class PlatformSimulator extends Simulator {
   /** Requests that carried an api_token past its exp. */
   expiredTokenRequests = 0;
   readonly clients = new Map<string, Client>();
+  /** Every token handed out (api and client), kept across resetLog, so tests can look for them anywhere. */
+  readonly issuedTokens = new Set<string>();
   private readonly clientTokens = new Map<string, { userId: string; kind: 'signup' | 'login' }>();
-  private readonly secret = new Uint8Array(randomBytes(32));
+  private secret = new Uint8Array(randomBytes(32));
   private readonly accepted = new Map<string, number[]>();
   private readonly uniqueEmails: boolean;
+  private readonly authErrorSource: boolean;
+  private readonly clientLoginFailureCode: string;
 
   constructor(options: PlatformSimOptions = {}) {
     super('platform', options);
     this.serviceUser = options.serviceUser ?? { username: 'switchboard-service', password: `svc-${randomBytes(9).toString('base64url')}` };
     this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
     this.rateLimit = options.rateLimit ?? 300;
-    this.uniqueEmails = options.uniqueEmails ?? true;
+    this.uniqueEmails = options.uniqueEmails ?? false;
+    this.authErrorSource = options.authErrorSource ?? true;
+    this.clientLoginFailureCode = options.clientLoginFailureCode ?? 'errors.login.failed';
     if (options.seed !== false) {
       for (const c of DEMO_PLATFORM_CLIENTS) {
         const id = randomUUID();
-        this.clients.set(id, { user_id: id, ...c, custom_data: null, loggedIn: false, deleted: false });
+        this.clients.set(id, { user_id: id, ...c, custom_data: null, deleted: false });
       }
     }
 
@@ -89,6 +107,21 @@ export class PlatformSimulator extends Simulator {
 
   protected override notFound(): SimReply {
     return envelope(404, 'errors.not-found', 'Not found');
+  }
+
+  /** Assumed: the vendor's own 405 and 500 answers use the errors envelope too. */
+  protected override errorReply(status: number, message: string): SimReply {
+    return envelope(status, status === 405 ? 'errors.method-not-allowed' : 'errors.internal', message);
+  }
+
+  /** Every api_token issued so far stops verifying, as after a vendor-side key rotation. */
+  rotateSigningKey(): void {
+    this.secret = new Uint8Array(randomBytes(32));
+  }
+
+  /** The client tokens of one client stop working, as after a vendor-side logout. */
+  revokeClientTokens(userId: string): void {
+    for (const [t, v] of this.clientTokens) if (v.userId === userId) this.clientTokens.delete(t);
   }
 
   override stats(): Record<string, unknown> {
@@ -123,6 +156,7 @@ export class PlatformSimulator extends Simulator {
     return [...this.clients.values()].find((c) => c.email === email && !c.deleted);
   }
 
+  /** Assumed: a call refused with 429 does not itself count, or a client kept over the limit would never get back under it. */
   private limited(req: SimRequest, endpoint: string, next: () => SimReply | Promise<SimReply>): SimReply | Promise<SimReply> {
     const now = req.time;
     const list = (this.accepted.get(endpoint) ?? []).filter((t) => t > now - 60_000);
@@ -136,20 +170,27 @@ export class PlatformSimulator extends Simulator {
     return next();
   }
 
-  private async authed(req: SimRequest, endpoint: string, next: () => SimReply | Promise<SimReply>): Promise<SimReply> {
-    const auth = String(req.headers.authorization ?? '');
-    const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (!token) return envelope(401, 'errors.auth.invalid', 'Missing API token', { header: 'Authorization' });
-    try {
-      await jwtVerify(token, this.secret, { algorithms: ['HS256'], currentDate: new Date(req.time) });
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) {
-        this.expiredTokenRequests++;
-        return envelope(401, 'errors.auth.invalid', 'API token expired', { header: 'Authorization' });
+  /** Every call counts toward the endpoint's budget, those refused at auth too (the documents make no exception). */
+  private authed(req: SimRequest, endpoint: string, next: () => SimReply | Promise<SimReply>): SimReply | Promise<SimReply> {
+    return this.limited(req, endpoint, async () => {
+      const auth = String(req.headers.authorization ?? '');
+      const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+      if (!token) return this.authError('Missing API token', 'Authorization');
+      try {
+        await jwtVerify(token, this.secret, { algorithms: ['HS256'], currentDate: new Date(req.time) });
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired) {
+          this.expiredTokenRequests++;
+          return this.authError('API token expired', 'Authorization');
+        }
+        return this.authError('Invalid API token', 'Authorization');
       }
-      return envelope(401, 'errors.auth.invalid', 'Invalid API token', { header: 'Authorization' });
-    }
-    return this.limited(req, endpoint, next);
+      return next();
+    });
+  }
+
+  private authError(title: string, header: string): SimReply {
+    return envelope(401, 'errors.auth.invalid', title, this.authErrorSource ? { header } : {});
   }
 
   private async serviceLogin(req: SimRequest): Promise<SimReply> {
@@ -168,6 +209,7 @@ export class PlatformSimulator extends Simulator {
       .setIssuedAt(iat)
       .setExpirationTime(iat + this.tokenLifetimeSeconds)
       .sign(this.secret);
+    this.issuedTokens.add(apiToken);
     return { status: 200, json: { api_token: apiToken } };
   }
 
@@ -187,6 +229,7 @@ export class PlatformSimulator extends Simulator {
       return envelope(400, 'errors.validation.field.value', 'phone_number must be E.164', { pointer: '/phone_number' });
     }
     if (this.clients.has(b.user_id)) return envelope(409, 'errors.conflict.id', 'User ID already exists');
+    // Assumed (uniqueEmails): the documents name no email conflict.
     if (this.uniqueEmails && this.clientByEmail(b.email)) {
       return envelope(409, 'errors.conflict.email', 'A client with this email already exists', { pointer: '/email' });
     }
@@ -198,11 +241,9 @@ export class PlatformSimulator extends Simulator {
       last_name: name.last_name,
       phone_number: (b.phone_number as string | undefined) ?? null,
       custom_data: b.custom_data ?? null,
-      loggedIn: false,
       deleted: false,
     });
-    const token = randomBytes(24).toString('base64url');
-    this.clientTokens.set(token, { userId: b.user_id, kind: 'signup' });
+    const token = this.clientToken(b.user_id, 'signup');
     return { status: 200, json: { client_token: token } };
   }
 
@@ -213,10 +254,8 @@ export class PlatformSimulator extends Simulator {
     }
     const client = this.clientByEmail(b.email);
     if (!client) return envelope(404, 'errors.not-found', 'Client not found');
-    if (client.password !== b.password) return envelope(401, 'errors.login.failed', 'Login failed');
-    client.loggedIn = true;
-    const token = randomBytes(24).toString('base64url');
-    this.clientTokens.set(token, { userId: client.user_id, kind: 'login' });
+    if (client.password !== b.password) return envelope(401, this.clientLoginFailureCode, 'Login failed');
+    const token = this.clientToken(client.user_id, 'login');
     return {
       status: 200,
       json: {
@@ -229,19 +268,33 @@ export class PlatformSimulator extends Simulator {
     };
   }
 
-  private clientFor(req: SimRequest): { client: Client } | { reply: SimReply } {
-    const header = String(req.headers['client-token'] ?? '');
-    const token = this.clientTokens.get(header);
-    if (!header || !token) return { reply: envelope(401, 'errors.auth.invalid', 'Invalid client token', { header: 'Client-Token' }) };
+  private clientToken(userId: string, kind: 'signup' | 'login'): string {
+    const token = randomBytes(24).toString('base64url');
+    this.clientTokens.set(token, { userId, kind });
+    this.issuedTokens.add(token);
+    return token;
+  }
+
+  /**
+   * The client of the path and its Client-Token. Assumed order: the api_token already vouches for
+   * the caller, so an unknown or deleted user_id is 404 before the client token is looked at.
+   * Edits need a token from a client login ("only after the client logged in"); a signup token
+   * gets 403 `errors.forbidden` (assumed: the documents list 403 but not for what). Delete has
+   * no such rule in the documents, so any token of the client will do.
+   */
+  private clientFor(req: SimRequest, needLogin: boolean): { client: Client } | { reply: SimReply } {
     const client = this.clients.get(req.params.userId!);
     if (!client || client.deleted) return { reply: envelope(404, 'errors.not-found', 'Client not found') };
+    const header = String(req.headers['client-token'] ?? '');
+    const token = this.clientTokens.get(header);
+    if (!header || !token) return { reply: this.authError('Invalid client token', 'Client-Token') };
     if (token.userId !== client.user_id) return { reply: envelope(403, 'errors.forbidden', 'The client token belongs to another client') };
-    if (!client.loggedIn) return { reply: envelope(403, 'errors.forbidden', 'The client must log in before the account can be edited') };
+    if (needLogin && token.kind !== 'login') return { reply: envelope(403, 'errors.forbidden', 'The client must log in before the account can be edited') };
     return { client };
   }
 
   private update(req: SimRequest): SimReply {
-    const found = this.clientFor(req);
+    const found = this.clientFor(req, true);
     if ('reply' in found) return found.reply;
     const { client } = found;
     const b = req.json as Record<string, unknown> | undefined;
@@ -273,13 +326,13 @@ export class PlatformSimulator extends Simulator {
   }
 
   private remove(req: SimRequest): SimReply {
-    const found = this.clientFor(req);
+    const found = this.clientFor(req, false);
     if ('reply' in found) return found.reply;
     const { client } = found;
     const b = req.json as { reason?: unknown } | undefined;
     Object.assign(client, { email: null, password: '', first_name: null, last_name: null, phone_number: null, custom_data: null, deleted: true });
     if (b && typeof b.reason === 'string') client.deleteReason = b.reason;
-    for (const [t, v] of this.clientTokens) if (v.userId === client.user_id) this.clientTokens.delete(t);
+    this.revokeClientTokens(client.user_id);
     return { status: 204 };
   }
 }

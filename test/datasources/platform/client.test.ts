@@ -5,8 +5,23 @@ import { expectNoSecrets, platformEnv, startGateway, startPlatform, TEST_SECRET,
 const LOGIN = 'mutation($e: String!, $p: String!) { loginClient(email: $e, password: $p) { token session { id clientAccount { userId email firstName lastName phoneNumber name id vendor } } } }';
 const SIGNUP = 'mutation($input: ClientSignupInput!) { signupClient(input: $input) { token session { id logins { vendor subject } clientAccount { userId email firstName lastName phoneNumber } } } }';
 
-/** Every secret the run saw: the log check at the end looks for all of them. */
+/** Every secret the run saw: the check at the end looks for all of them. */
 const seen = new Set<string>();
+/** Every GraphQL error the gateways returned in this file, as sent: checked for secrets at the end. */
+const errorTexts: string[] = [];
+
+const UPDATE = 'mutation($input: ClientAccountUpdateInput!) { updateClientAccount(input: $input) { userId firstName lastName phoneNumber email } }';
+const DELETE = 'mutation($reason: String) { deleteClientAccount(reason: $reason) }';
+
+/** An errors envelope as the vendor sends it. */
+function vendorError(status: number, code: string, title: string, source?: Record<string, string>) {
+  return { status, json: { errors: [{ id: 'e1', code, title, ...(source ? { source } : {}), status: String(status) }] } };
+}
+
+/** Client tokens (not JWTs) the simulator issued since `before`. */
+function newClientTokens(sim: PlatformSimulator, before: Set<string>): string[] {
+  return [...sim.issuedTokens].filter((t) => !before.has(t) && !t.includes('.'));
+}
 
 function maxInAnyWindow(times: number[], windowMs: number): number {
   let best = 0;
@@ -26,23 +41,39 @@ describe('Platform slice', () => {
     sims.push(sim);
     gateways.push(gw);
     seen.add(sim.serviceUser.password);
+    // Every password a test sends, every session token and every error the gateway answers is
+    // recorded here, so no test can forget to add its own to the final check.
+    const send = gw.gql;
+    gw.gql = async <T,>(query: string, variables?: Record<string, unknown>, token?: string) => {
+      const input = variables?.input as { password?: unknown } | undefined;
+      for (const pw of [variables?.p, input?.password]) if (typeof pw === 'string') seen.add(pw);
+      const res = await send<T>(query, variables, token);
+      for (const e of res.errors ?? []) errorTexts.push(JSON.stringify(e));
+      const data = res.data as Record<string, { token?: unknown } | null> | null | undefined;
+      for (const t of [data?.loginClient?.token, data?.signupClient?.token]) if (typeof t === 'string') seen.add(t);
+      return res;
+    };
     return { sim, gw };
-  }
-  function issuedApiTokens(sim: PlatformSimulator): string[] {
-    return sim.log.map((r) => String(r.headers.authorization ?? '').replace(/^Bearer /, '')).filter(Boolean);
   }
 
   afterAll(async () => {
     for (const gw of gateways) await gw.close();
+    let issued = 0;
     for (const sim of sims) {
-      for (const t of issuedApiTokens(sim)) seen.add(t);
-      for (const r of sim.log) if (typeof r.headers['client-token'] === 'string') seen.add(r.headers['client-token']);
+      // All tokens the simulator ever issued, not only those still in its (resettable) log.
+      for (const t of sim.issuedTokens) seen.add(t);
+      issued += sim.issuedTokens.size;
       await sim.stop();
     }
-    // The service password and every token (api, client, session) are absent from every log line.
+    // The service password, client passwords and every token (api, client, session) are absent
+    // from every log line and from every error the gateway answered.
     const allLogs = gateways.map((g) => g.logs.text).join('\n');
     expect(allLogs.length).toBeGreaterThan(1000);
-    expectNoSecrets(allLogs, [TEST_SECRET, 'demo-ada-1', 'demo-grace-1', 'a-new-password-1', ...seen]);
+    expect(errorTexts.length).toBeGreaterThan(10);
+    expect(issued).toBeGreaterThan(300);
+    const secrets = [TEST_SECRET, 'demo-ada-1', 'demo-grace-1', 'a-new-password-1', ...seen];
+    expectNoSecrets(allLogs, secrets);
+    expectNoSecrets(errorTexts.join('\n'), secrets);
   });
 
   describe('service token lifecycle', () => {
@@ -95,6 +126,61 @@ describe('Platform slice', () => {
       expect(res.errors).toBeUndefined();
       expect(sim.serviceLogins).toBe(2);
     });
+
+    test('a vendor-side key rotation (401 naming Authorization) costs exactly one re-login', async () => {
+      const { sim, gw } = await setup();
+      expect((await gw.gql(LOGIN, { e: 'ada@example.com', p: 'demo-ada-1' })).errors).toBeUndefined();
+      sim.rotateSigningKey();
+      const res = await gw.gql(LOGIN, { e: 'ada@example.com', p: 'demo-ada-1' });
+      expect(res.errors).toBeUndefined();
+      expect(sim.serviceLogins).toBe(2);
+      expect(sim.count((r) => r.path === '/v1/client/login')).toBe(3);
+    });
+  });
+
+  describe('when 401 answers name no source and a wrong password reads errors.auth.invalid', () => {
+    const vague = { authErrorSource: false, clientLoginFailureCode: 'errors.auth.invalid' } as const;
+
+    test('a wrong password is one client-login call and no service re-login', async () => {
+      const { sim, gw } = await setup(vague);
+      const res = await gw.gql(LOGIN, { e: 'grace@example.com', p: 'wrong-grace-pw-7' });
+      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'PLATFORM' });
+      expect(sim.serviceLogins).toBe(1);
+      expect(sim.count((r) => r.path === '/v1/client/login')).toBe(1);
+    });
+
+    test('a rejected Client-Token is UNAUTHENTICATED with one PUT and no service re-login', async () => {
+      const { sim, gw } = await setup(vague);
+      const login = await gw.gql(LOGIN, { e: 'ada@example.com', p: 'demo-ada-1' });
+      const token = login.data!.loginClient.token as string;
+      sim.revokeClientTokens(login.data!.loginClient.session.clientAccount.userId as string);
+      const res = await gw.gql(UPDATE, { input: { firstName: 'A' } }, token);
+      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'PLATFORM' });
+      expect(sim.count((r) => r.method === 'PUT')).toBe(1);
+      expect(sim.serviceLogins).toBe(1);
+    });
+
+    test('a rotated key still makes exactly one re-login on signup, which carries no client credentials', async () => {
+      const { sim, gw } = await setup(vague);
+      expect((await gw.gql(LOGIN, { e: 'ada@example.com', p: 'demo-ada-1' })).errors).toBeUndefined();
+      sim.rotateSigningKey();
+      const res = await gw.gql(SIGNUP, { input: { email: 'rotated@example.com', firstName: 'R', lastName: 'K', password: 'pw-rotated-1' } });
+      expect(res.errors).toBeUndefined();
+      expect(sim.serviceLogins).toBe(2);
+      expect(sim.count((r) => r.path === '/v1/client/signup')).toBe(2);
+    });
+
+    test('a 401 that arrives when the api_token has reached its exp is taken as a rejected service token', async () => {
+      const { sim, gw } = await setup({ ...vague, tokenLifetimeSeconds: 2 }, { UPSTREAM_TIMEOUT_MS: '8000' });
+      expect((await gw.gql(LOGIN, { e: 'ada@example.com', p: 'demo-ada-1' })).errors).toBeUndefined();
+      // Sent with a fresh token, answered after its exp (lifetime 2 s, iat rounded down).
+      sim.inject({ times: 1, latencyMs: 2_100, match: (r) => r.path === '/v1/client/login', reply: vendorError(401, 'errors.auth.invalid', 'API token expired') });
+      const res = await gw.gql(LOGIN, { e: 'ada@example.com', p: 'demo-ada-1' });
+      expect(res.errors).toBeUndefined();
+      expect(sim.serviceLogins).toBe(2);
+      expect(sim.count((r) => r.path === '/v1/client/login')).toBe(3);
+      expect(sim.expiredTokenRequests).toBe(0);
+    });
   });
 
   describe('pacing under PLATFORM_RATE_LIMIT', () => {
@@ -115,9 +201,11 @@ describe('Platform slice', () => {
 
     test("a vendor 429 is honoured: RATE_LIMITED with the vendor's Retry-After", async () => {
       const { sim, gw } = await setup();
-      sim.inject({ throttle: true, times: 1, match: (r) => r.path === '/v1/client/login' });
+      // 7, not 1: the least retryAfter an error can carry is 1, so only another value shows the header was read.
+      const reply = vendorError(429, 'errors.rate-limit', 'Too many requests');
+      sim.inject({ times: 1, match: (r) => r.path === '/v1/client/login', reply: { ...reply, headers: { 'retry-after': '7' } } });
       const res = await gw.gql(LOGIN, { e: 'ada@example.com', p: 'demo-ada-1' });
-      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 1, vendor: 'PLATFORM' });
+      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 7, vendor: 'PLATFORM' });
     });
   });
 
@@ -125,7 +213,24 @@ describe('Platform slice', () => {
     let sim: PlatformSimulator;
     let gw: TestGateway;
     beforeAll(async () => {
-      ({ sim, gw } = await setup());
+      ({ sim, gw } = await setup({ uniqueEmails: true }));
+    });
+
+    test('a login gives a ClientAccount: id platform:<uuid>, vendor PLATFORM, name from the login answer', async () => {
+      const res = await gw.gql(LOGIN, { e: 'ada@example.com', p: 'demo-ada-1' });
+      const account = res.data!.loginClient.session.clientAccount;
+      const userId = sim.clientByEmail('ada@example.com')!.user_id;
+      expect(account).toEqual({
+        userId,
+        id: `platform:${userId}`,
+        vendor: 'PLATFORM',
+        name: 'Ada Lovelace',
+        email: 'ada@example.com',
+        firstName: 'Ada',
+        lastName: 'Lovelace',
+        phoneNumber: '+442071234567',
+      });
+      expect(account.id).toMatch(/^platform:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     });
 
     test('signup: a UUIDv4 user_id, the documented body, a session holding the new client', async () => {
@@ -175,17 +280,21 @@ describe('Platform slice', () => {
     });
 
     test('update sends only the given fields; an explicit null clears; the session sees the change', async () => {
+      const before = new Set(sim.issuedTokens);
       const login = await gw.gql(LOGIN, { e: 'grace@example.com', p: 'demo-grace-1' });
       const token = login.data!.loginClient.token as string;
       seen.add(token);
       const userId = login.data!.loginClient.session.clientAccount.userId as string;
+      const [clientToken, ...more] = newClientTokens(sim, before);
+      expect(more).toEqual([]);
       sim.resetLog();
-      const res = await gw.gql('mutation($input: ClientAccountUpdateInput!) { updateClientAccount(input: $input) { userId firstName lastName phoneNumber email } }', { input: { firstName: 'Amazing Grace', phoneNumber: null } }, token);
+      const res = await gw.gql(UPDATE, { input: { firstName: 'Amazing Grace', phoneNumber: null } }, token);
       expect(res.errors).toBeUndefined();
       const put = sim.log.find((r) => r.method === 'PUT')!;
       expect(put.path).toBe(`/v1/client/${userId}`);
       expect(put.json).toEqual({ name: { first_name: 'Amazing Grace' }, phone_number: null });
       expect(put.headers['client-token']).toBeTruthy();
+      expect(put.headers['client-token']).toBe(clientToken);
       expect(res.data!.updateClientAccount).toEqual({ userId, firstName: 'Amazing Grace', lastName: 'Hopper', phoneNumber: null, email: 'grace@example.com' });
       expect(sim.clients.get(userId)).toMatchObject({ first_name: 'Amazing Grace', last_name: 'Hopper', phone_number: null });
       const session = await gw.gql('{ session { clientAccount { firstName } } }', undefined, token);
@@ -221,15 +330,138 @@ describe('Platform slice', () => {
       seen.add(token);
       const logins = sim.serviceLogins;
       const calls = sim.count((r) => r.path === '/v1/client/login');
-      const bad = await gw.gql(LOGIN, { e: 'grace@example.com', p: 'wrong' });
+      const bad = await gw.gql(LOGIN, { e: 'grace@example.com', p: 'wrong-grace-pw-1' });
       expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'PLATFORM' });
       // A failed client login is not a rejected service token: one call, no service re-login.
       expect(sim.count((r) => r.path === '/v1/client/login') - calls).toBe(1);
       expect(sim.serviceLogins).toBe(logins);
-      const badAttached = await gw.gql(LOGIN, { e: 'grace@example.com', p: 'wrong' }, token);
+      const badAttached = await gw.gql(LOGIN, { e: 'grace@example.com', p: 'wrong-grace-pw-1' }, token);
       expect(badAttached.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
       const session = await gw.gql('{ session { clientAccount { email } } }', undefined, token);
       expect(session.data!.session.clientAccount.email).toBe('ada@example.com');
+    });
+
+    test('once an account is deleted, update and delete from another session give NOT_FOUND', async () => {
+      const input = { email: 'twice@example.com', firstName: 'Two', lastName: 'Sessions', password: 'pw-twice-1' };
+      const first = (await gw.gql(SIGNUP, { input })).data!.signupClient.token as string;
+      const second = (await gw.gql(LOGIN, { e: input.email, p: input.password })).data!.loginClient.token as string;
+      expect((await gw.gql(DELETE, {}, first)).data).toEqual({ deleteClientAccount: true });
+      const update = await gw.gql(UPDATE, { input: { firstName: 'Gone' } }, second);
+      expect(update.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', vendor: 'PLATFORM' });
+      const again = await gw.gql(DELETE, {}, second);
+      expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', vendor: 'PLATFORM' });
+    });
+
+    test('a Client-Token the vendor no longer accepts gives UNAUTHENTICATED, without a service re-login', async () => {
+      const res = await gw.gql(SIGNUP, { input: { email: 'revoked@example.com', firstName: 'Re', lastName: 'Voked', password: 'pw-revoked-1' } });
+      const token = res.data!.signupClient.token as string;
+      sim.revokeClientTokens(res.data!.signupClient.session.clientAccount.userId as string);
+      const logins = sim.serviceLogins;
+      sim.resetLog();
+      const update = await gw.gql(UPDATE, { input: { firstName: 'X' } }, token);
+      expect(update.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'PLATFORM' });
+      expect(sim.count((r) => r.method === 'PUT')).toBe(1);
+      expect(sim.serviceLogins).toBe(logins);
+    });
+
+    test('an unknown error code is mapped by its status, also when the status is a string ("403")', async () => {
+      sim.inject({ times: 1, match: (r) => r.path === '/v1/client/signup', reply: vendorError(403, 'errors.account.blocked', 'Signups are blocked') });
+      const res = await gw.gql(SIGNUP, { input: { email: 'blocked@example.com', firstName: 'B', lastName: 'L', password: 'pw-blocked-1' } });
+      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', vendor: 'PLATFORM' });
+    });
+  });
+
+  describe('signup when the login after it fails', () => {
+    let sim: PlatformSimulator;
+    let gw: TestGateway;
+    beforeAll(async () => {
+      ({ sim, gw } = await setup());
+    });
+    const followUp = (r: { path: string }) => r.path === '/v1/client/login';
+
+    test('a throttled follow-up login still gives the signup: the signup token, the account from the input', async () => {
+      const input = { email: 'throttled@example.com', firstName: 'Thro', lastName: 'Ttled', password: 'pw-throttled-1', phoneNumber: '+27821234568' };
+      sim.inject({ throttle: true, times: 1, match: followUp });
+      const before = new Set(sim.issuedTokens);
+      const res = await gw.gql(SIGNUP, { input });
+      expect(res.errors).toBeUndefined();
+      const userId = (sim.log.find((r) => r.path === '/v1/client/signup')!.json as { user_id: string }).user_id;
+      // No login answer: what the session knows is the signup input.
+      expect(res.data!.signupClient.session.clientAccount).toEqual({ userId, email: input.email, firstName: 'Thro', lastName: 'Ttled', phoneNumber: '+27821234568' });
+      expect(res.data!.signupClient.session.logins).toEqual([{ vendor: 'PLATFORM', subject: input.email }]);
+      expect(sim.count(followUp)).toBe(1);
+      const warning = gw.logs.entries().find((e) => e.level === 40 && String(e.msg).includes('login after signup failed'));
+      expect(warning).toMatchObject({ vendor: 'PLATFORM', code: 'RATE_LIMITED' });
+      const [signupToken, ...more] = newClientTokens(sim, before);
+      expect(more).toEqual([]);
+      const token = res.data!.signupClient.token as string;
+
+      // Edits need a token from a client login, even once the client has logged in elsewhere.
+      expect((await gw.gql(LOGIN, { e: input.email, p: input.password })).errors).toBeUndefined();
+      sim.resetLog();
+      const update = await gw.gql(UPDATE, { input: { firstName: 'X' } }, token);
+      expect(update.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', vendor: 'PLATFORM' });
+      expect(sim.log.find((r) => r.method === 'PUT')!.headers['client-token']).toBe(signupToken);
+
+      // Delete has no such rule; without a reason it sends no body.
+      const del = await gw.gql(DELETE, {}, token);
+      expect(del.data).toEqual({ deleteClientAccount: true });
+      const sent = sim.log.find((r) => r.method === 'DELETE')!;
+      expect(sent.path).toBe(`/v1/client/${userId}`);
+      expect(sent.headers['client-token']).toBe(signupToken);
+      expect(sent.json).toBeUndefined();
+      expect(sent.rawBody).toBe('');
+      expect(sim.clients.get(userId)).toMatchObject({ deleted: true, email: null });
+    });
+
+    test('a follow-up login that never answers still gives the signup', async () => {
+      sim.inject({ drop: true, times: 1, match: followUp });
+      const res = await gw.gql(SIGNUP, { input: { email: 'dropped@example.com', firstName: 'Dro', lastName: 'Pped', password: 'pw-dropped-1' } });
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.signupClient.session.clientAccount).toMatchObject({ email: 'dropped@example.com', firstName: 'Dro', lastName: 'Pped', phoneNumber: null });
+      // This client never logged in: delete, unlike update, does not need that.
+      expect(sim.clientByEmail('dropped@example.com')).toBeDefined();
+      expect((await gw.gql(DELETE, { reason: 'changed my mind' }, res.data!.signupClient.token as string)).data).toEqual({ deleteClientAccount: true });
+    });
+
+    test('as documented, an email already in use is no conflict unless the simulator is told to assume one', async () => {
+      const res = await gw.gql(SIGNUP, { input: { email: 'ada@example.com', firstName: 'Ada', lastName: 'Again', password: 'pw-ada-again-1' } });
+      expect(res.errors).toBeUndefined();
+    });
+  });
+
+  describe('the simulator, against the documents', () => {
+    async function apiToken(sim: PlatformSimulator): Promise<string> {
+      const res = await fetch(`${sim.url}/v1/login/password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sim.serviceUser) });
+      return ((await res.json()) as { api_token: string }).api_token;
+    }
+    const login = (sim: PlatformSimulator, bearer: string) =>
+      fetch(`${sim.url}/v1/client/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+        body: JSON.stringify({ email: 'ada@example.com', password: 'demo-ada-1' }),
+      });
+
+    test('calls refused at auth count toward the endpoint budget too', async () => {
+      const sim = await startPlatform({ rateLimit: 3 });
+      sims.push(sim);
+      for (let i = 0; i < 3; i++) expect((await login(sim, 'not-a-token')).status).toBe(401);
+      const res = await login(sim, await apiToken(sim));
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(((await res.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('errors.rate-limit');
+    });
+
+    test('its own 405 and 500 answers use the errors envelope', async () => {
+      const sim = await startPlatform();
+      sims.push(sim);
+      const wrongMethod = await fetch(`${sim.url}/v1/client/signup`);
+      expect(wrongMethod.status).toBe(405);
+      expect(await wrongMethod.json()).toEqual({ errors: [expect.objectContaining({ code: 'errors.method-not-allowed', title: 'Method not allowed', status: '405' })] });
+      // A path that cannot be decoded fails inside the simulator.
+      const broken = await fetch(`${sim.url}/v1/client/%E0%A4%A`, { method: 'PUT' });
+      expect(broken.status).toBe(500);
+      expect(await broken.json()).toEqual({ errors: [expect.objectContaining({ code: 'errors.internal', status: 500 })] });
     });
   });
 });
