@@ -53,6 +53,8 @@ export interface SimulatorOptions {
   latencyMs?: number;
   /** Most requests kept in the log (counters keep counting). */
   logLimit?: number;
+  /** The body of the simulator's own 404/405 answers, in the vendor's error style (default `{error}`). */
+  errorBody?: (status: number, message: string) => unknown;
 }
 
 interface Route {
@@ -235,11 +237,19 @@ export abstract class Simulator {
       r.names.forEach((n, i) => (req.params[n] = decodeURIComponent(m[i + 1]!)));
       return r.handler(req);
     }
-    return pathMatched ? { status: 405, json: { error: 'Method not allowed' } } : this.notFound(req);
+    return pathMatched ? this.methodNotAllowed(req) : this.notFound(req);
   }
 
-  protected notFound(_req: SimRequest): SimReply {
-    return { status: 404, json: { error: 'Not found' } };
+  protected notFound(_req: SimRequest): SimReply | Promise<SimReply> {
+    return this.errorReply(404, 'Not found');
+  }
+
+  protected methodNotAllowed(_req: SimRequest): SimReply | Promise<SimReply> {
+    return this.errorReply(405, 'Method not allowed');
+  }
+
+  protected errorReply(status: number, message: string): SimReply {
+    return { status, json: this.options.errorBody ? this.options.errorBody(status, message) : { error: message } };
   }
 
   private send(res: ServerResponse, reply: SimReply): void {
