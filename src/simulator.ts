@@ -240,16 +240,20 @@ export abstract class Simulator {
       r.names.forEach((n, i) => (req.params[n] = decodeURIComponent(m[i + 1]!)));
       return r.handler(req);
     }
-    return pathMatched ? this.errorReply(405, 'Method not allowed') : this.notFound(req);
+    return pathMatched ? this.methodNotAllowed(req) : this.notFound(req);
   }
 
-  /** The body of the simulator's own 405 and 500 answers; a vendor with an error format overrides it. */
+  protected notFound(_req: SimRequest): SimReply | Promise<SimReply> {
+    return this.errorReply(404, 'Not found');
+  }
+
+  protected methodNotAllowed(_req: SimRequest): SimReply | Promise<SimReply> {
+    return this.errorReply(405, 'Method not allowed');
+  }
+
+  /** The body of the simulator's own 404, 405 and 500 answers; a vendor with an error format overrides it. */
   protected errorReply(status: number, message: string): SimReply {
     return { status, json: { error: message } };
-  }
-
-  protected notFound(_req: SimRequest): SimReply {
-    return { status: 404, json: { error: 'Not found' } };
   }
 
   private send(res: ServerResponse, reply: SimReply): void {

@@ -70,9 +70,10 @@ export function validateAudioInput(input: AudioInput): Record<string, unknown> {
  * compared with the registry's, and on a mismatch the socket is destroyed before undici writes a
  * single byte of the request, so no password ever reaches an impostor.
  */
-export function pinnedConnector(fingerprint256: string): buildConnector.connector {
-  // No session resumption: a resumed TLS session carries no peer certificate to check.
-  const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
+export function pinnedConnector(fingerprint256: string, timeoutMs: number): buildConnector.connector {
+  // No session resumption: a resumed TLS session carries no peer certificate to check. The
+  // timeout covers TCP and the TLS handshake; undici's own default (10 s) would outlast ours.
+  const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0, timeout: timeoutMs });
   const expected = fingerprint256.toUpperCase();
   return (options, callback) =>
     base(options, (error, socket) => {
@@ -86,11 +87,13 @@ export function pinnedConnector(fingerprint256: string): buildConnector.connecto
     });
 }
 
-function tlsFor(device: NurevaDeviceConfig): buildConnector.BuildOptions | buildConnector.connector | undefined {
-  if (!device.url.startsWith('https:')) return undefined;
-  if (device.fingerprint256) return pinnedConnector(device.fingerprint256);
-  if (device.ca) return { ca: device.ca, rejectUnauthorized: true };
-  return { rejectUnauthorized: false };
+/** The connect timeout is the upstream timeout: a device that accepts TCP but never finishes TLS must not hold a request for undici's default 10 s. */
+function connectFor(device: NurevaDeviceConfig, timeoutMs: number): buildConnector.BuildOptions | buildConnector.connector {
+  if (!device.url.startsWith('https:')) return { timeout: timeoutMs };
+  if (device.fingerprint256) return pinnedConnector(device.fingerprint256, timeoutMs);
+  // Any CA given, even an empty one, means "verify": only an explicit insecureTls turns checks off.
+  if (device.ca !== undefined) return { ca: device.ca, rejectUnauthorized: true, timeout: timeoutMs };
+  return { rejectUnauthorized: !device.insecureTls, timeout: timeoutMs };
 }
 
 interface DeviceClient {
@@ -113,7 +116,7 @@ export class NurevaClient {
   ) {
     this.rules = [{ limit: config.rateLimit, windowMs: 60_000 }];
     for (const device of config.devices) {
-      if (device.insecureTls && !device.fingerprint256 && !device.ca) {
+      if (device.insecureTls && !device.fingerprint256 && device.ca === undefined) {
         deps.logger.warn({ vendor: VENDOR, device: device.id }, 'TLS certificate checks are OFF for this Nureva device (insecureTls: true)');
       }
       const http = new UpstreamClient({
@@ -123,7 +126,7 @@ export class NurevaClient {
         metrics: deps.metrics,
         logger: deps.logger,
         limiter: deps.limiter,
-        connect: tlsFor(device),
+        connect: connectFor(device, deps.config.upstreamTimeoutMs),
         connections: 8,
         throttleStatuses: [429, 409],
       });
@@ -181,7 +184,11 @@ export class NurevaClient {
   login(deviceId: string, account: NurevaAccountName, password: string): () => Promise<TokenGrant> {
     return async () => {
       const res = await this.send(deviceId, 'auth.login', 'POST', '/api/v1/auth/login', { json: { account: account.toLowerCase(), password } });
-      if (res.status === 401) throw new UnauthenticatedError('The device refused this account and password', { vendor: VENDOR });
+      // The docs do not say which status a refused login gets: any of these means wrong
+      // credentials or a disabled account, never a gateway fault the caller should retry.
+      if (res.status === 400 || res.status === 401 || res.status === 403) {
+        throw new UnauthenticatedError('The device refused this account and password (wrong password, or the account is disabled)', { vendor: VENDOR });
+      }
       if (res.status !== 200) throw this.mapError(res);
       const body = parseJson<{ authParameters?: unknown }>(VENDOR, res);
       if (typeof body.authParameters !== 'string' || !body.authParameters) throw new UpstreamError(VENDOR, 'The device login answer has no authParameters');

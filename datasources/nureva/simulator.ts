@@ -7,8 +7,21 @@ import type { NurevaAccountLower, NurevaAudio } from './models.js';
  * One Nureva HDL310/HDL410 bar: HTTPS with a self-signed certificate made at start, the client
  * headers it insists on, its four accounts with their factory defaults, opaque authParameters it
  * can rotate, audio ranges and volume steps. Rights per endpoint and the 403 below them are
- * assumed (the public docs only order the accounts).
+ * assumed (the public docs only order the accounts), hence the `rights` option.
  */
+
+export type NurevaRoute = 'GET /api/v1/audio' | 'PATCH /api/v1/audio' | 'PUT /api/v1/audio/volume/change' | 'GET /api/v1/audio/hardware';
+
+/**
+ * The least account each endpoint needs. Assumed: the docs put "audio settings" in `general`'s
+ * day-to-day operations and give `monitor` read access to data streams, nothing per endpoint.
+ */
+export const DEFAULT_RIGHTS: Readonly<Record<NurevaRoute, NurevaAccountLower>> = {
+  'GET /api/v1/audio': 'monitor',
+  'PATCH /api/v1/audio': 'general',
+  'PUT /api/v1/audio/volume/change': 'general',
+  'GET /api/v1/audio/hardware': 'monitor',
+};
 
 export interface AccountState {
   enabled: boolean;
@@ -28,6 +41,13 @@ export interface NurevaSimOptions extends Omit<SimulatorOptions, 'tls'> {
   /** Send Retry-After with the throttle answer. */
   throttleRetryAfter?: boolean;
   model?: 'hdl310' | 'hdl410';
+  /** The least account per endpoint (assumed; see DEFAULT_RIGHTS); a lower one gets 403. */
+  rights?: Partial<Record<NurevaRoute, NurevaAccountLower>>;
+  /**
+   * Fields a PATCH may not set (400 Unsupported Attributes). The docs name only `speakerVolume`
+   * (changed through volume/change); they are silent on the others.
+   */
+  readOnlyFields?: Array<keyof NurevaAudio>;
 }
 
 const RANK: Record<NurevaAccountLower, number> = { monitor: 0, general: 1, integrator: 2, admin: 3 };
@@ -47,19 +67,23 @@ const ALL_FIELDS: Array<keyof NurevaAudio> = [
   'dynamicBoostEnabled',
   'microphoneDuckingEnabled',
 ];
-const WRITABLE = new Set<keyof NurevaAudio>([
-  'microphoneMute',
-  'audienceMute',
-  'microphoneGain',
-  'speakerTrebleLevel',
-  'speakerBassLevel',
-  'echoReductionLevel',
-  'noiseReductionLevel',
-  'voiceAmplificationEnabled',
-  'voiceAmplificationLevel',
-  'dynamicBoostEnabled',
-  'microphoneDuckingEnabled',
-]);
+/** The JSON type of each field a PATCH may carry; the value sets of the two states are undocumented (any string, assumed). */
+const FIELD_TYPES: Record<keyof NurevaAudio, 'boolean' | 'number' | 'string'> = {
+  microphoneMute: 'boolean',
+  audienceMute: 'boolean',
+  microphonePickupState: 'string',
+  microphoneGain: 'number',
+  speakerVolume: 'number',
+  speakerTrebleLevel: 'number',
+  speakerBassLevel: 'number',
+  echoReductionLevel: 'string',
+  noiseReductionLevel: 'string',
+  auxiliaryOutputState: 'string',
+  voiceAmplificationEnabled: 'boolean',
+  voiceAmplificationLevel: 'number',
+  dynamicBoostEnabled: 'boolean',
+  microphoneDuckingEnabled: 'boolean',
+};
 
 function errors(status: number, message: string, headers?: Record<string, string>): SimReply {
   return { status, headers, json: { errors: [{ message }] } };
@@ -92,6 +116,8 @@ export class NurevaSimulator extends Simulator {
   private readonly tokens = new Map<string, NurevaAccountLower>();
   private readonly arrivals: number[] = [];
   private readonly model: string;
+  private readonly rights: Record<NurevaRoute, NurevaAccountLower>;
+  private readonly readOnly: Set<keyof NurevaAudio>;
 
   private constructor(options: NurevaSimOptions, tls: { key: string; cert: string; fingerprint256: string } | undefined) {
     super('nureva', { ...options, tls: tls ? { key: tls.key, cert: tls.cert } : undefined });
@@ -110,6 +136,8 @@ export class NurevaSimulator extends Simulator {
     this.throttleStatus = options.throttleStatus ?? 429;
     this.throttleRetryAfter = options.throttleRetryAfter ?? true;
     this.model = options.model ?? 'hdl410';
+    this.rights = { ...DEFAULT_RIGHTS, ...options.rights };
+    this.readOnly = new Set(options.readOnlyFields ?? ['speakerVolume']);
     const all: NurevaAudio = {
       microphoneMute: false,
       audienceMute: false,
@@ -130,10 +158,24 @@ export class NurevaSimulator extends Simulator {
 
     this.route('GET', '/api/v1', (req) => this.gate(req, () => ({ status: 200, json: { apiVersion: 'v1', model: this.model, endpoints: ['/api/v1/audio', '/api/v1/audio/hardware'] } })));
     this.route('POST', '/api/v1/auth/login', (req) => this.gate(req, () => this.login(req)));
-    this.route('GET', '/api/v1/audio', (req) => this.gate(req, () => this.authorized(req, 'monitor', () => ({ status: 200, json: this.audio }))));
-    this.route('PATCH', '/api/v1/audio', (req) => this.gate(req, () => this.authorized(req, 'general', () => this.patch(req))));
-    this.route('PUT', '/api/v1/audio/volume/change', (req) => this.gate(req, () => this.authorized(req, 'general', () => this.volume(req))));
-    this.route('GET', '/api/v1/audio/hardware', (req) => this.gate(req, () => this.authorized(req, 'monitor', (account) => this.hardware(account))));
+    this.route('GET', '/api/v1/audio', (req) => this.gate(req, () => this.authorized(req, 'GET /api/v1/audio', () => ({ status: 200, json: this.audio }))));
+    this.route('PATCH', '/api/v1/audio', (req) => this.gate(req, () => this.authorized(req, 'PATCH /api/v1/audio', () => this.patch(req))));
+    this.route('PUT', '/api/v1/audio/volume/change', (req) => this.gate(req, () => this.authorized(req, 'PUT /api/v1/audio/volume/change', () => this.volume(req))));
+    this.route('GET', '/api/v1/audio/hardware', (req) => this.gate(req, () => this.authorized(req, 'GET /api/v1/audio/hardware', (account) => this.hardware(account))));
+  }
+
+  // Assumed: the device checks the client headers before it looks at the route.
+  protected override notFound(req: SimRequest): SimReply | Promise<SimReply> {
+    return this.gate(req, () => super.notFound(req));
+  }
+
+  /** The device's own error format, for the simulator's 404, 405 and 500 answers too. */
+  protected override errorReply(status: number, message: string): SimReply {
+    return errors(status, message);
+  }
+
+  protected override methodNotAllowed(req: SimRequest): SimReply | Promise<SimReply> {
+    return this.gate(req, () => super.methodNotAllowed(req));
   }
 
   /** Generates the device certificate (HTTPS) before the server can start. */
@@ -177,19 +219,23 @@ export class NurevaSimulator extends Simulator {
     return { status: 200, json: { authParameters: token } };
   }
 
-  private authorized(req: SimRequest, needed: NurevaAccountLower, next: (account: NurevaAccountLower) => SimReply): SimReply {
+  private authorized(req: SimRequest, route: NurevaRoute, next: (account: NurevaAccountLower) => SimReply): SimReply {
     const auth = String(req.headers.authorization ?? '');
     const account = auth.startsWith('Nureva ') ? this.tokens.get(auth.slice(7)) : undefined;
     if (!account) return errors(401, 'Unauthorized');
-    if (RANK[account] < RANK[needed]) return errors(403, `The ${account} account may not do this`);
+    if (RANK[account] < RANK[this.rights[route]]) return errors(403, `The ${account} account may not do this`);
     return next(account);
   }
 
   private patch(req: SimRequest): SimReply {
     const b = req.json as Record<string, unknown> | undefined;
     if (!b || typeof b !== 'object' || Array.isArray(b)) return errors(400, 'A JSON object body is required');
-    const unsupported = Object.keys(b).filter((k) => !this.supported.has(k as keyof NurevaAudio) || !WRITABLE.has(k as keyof NurevaAudio));
+    const unsupported = Object.keys(b).filter((k) => !this.supported.has(k as keyof NurevaAudio) || this.readOnly.has(k as keyof NurevaAudio));
     if (unsupported.length) return errors(400, `Unsupported Attributes: ${unsupported.join(', ')}.`);
+    for (const [k, v] of Object.entries(b)) {
+      const type = FIELD_TYPES[k as keyof NurevaAudio];
+      if (typeof v !== type) return errors(400, `${k} must be a ${type}`);
+    }
     const range = (k: string, lo: number, hi: number) => k in b && (typeof b[k] !== 'number' || !Number.isInteger(b[k]) || (b[k] as number) < lo || (b[k] as number) > hi);
     if (range('microphoneGain', -6, 12)) return errors(400, 'microphoneGain must be between -6 and 12');
     if (range('speakerTrebleLevel', 0, 100) || range('speakerBassLevel', 0, 100)) return errors(400, 'Speaker levels must be between 0 and 100');

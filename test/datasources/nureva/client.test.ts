@@ -1,10 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import type { NurevaSimulator } from '../../../datasources/nureva/simulator.js';
-import { expectNoSecrets, nurevaEnv, startGateway, startNureva, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
+import * as undiciModule from 'undici';
+import { loadConfig } from '../../../src/config.js';
+import { createGateway } from '../../../src/server.js';
+import { expectNoSecrets, gql, LogCollector, nurevaEnv, startGateway, startNureva, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
 
 const LOGIN = 'mutation($d: ID!, $a: NurevaAccount!, $p: String!) { loginNureva(deviceId: $d, account: $a, password: $p) { token session { logins { vendor subject deviceId account } } } }';
 const AUDIO = 'query($id: ID!) { device(id: $id) { id audio { speakerVolume microphoneGain echoReductionLevel } } }';
@@ -44,8 +47,11 @@ describe('Nureva slice', () => {
 
   describe('only registered devices are ever contacted', () => {
     let canary: Server;
+    let canary6: Server | undefined;
     let connections = 0;
+    let connections6 = 0;
     let port = 0;
+    let port6 = 0;
     beforeAll(async () => {
       canary = createServer((s) => {
         connections++;
@@ -53,11 +59,32 @@ describe('Nureva slice', () => {
       });
       await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
       port = (canary.address() as { port: number }).port;
+      // `localhost` may resolve to ::1 first: a canary there too, on the same port when it is free.
+      const v6 = createServer((s) => {
+        connections6++;
+        s.destroy();
+      });
+      for (const p of [port, 0]) {
+        const ok = await new Promise<boolean>((r) => {
+          v6.once('error', () => r(false));
+          v6.listen(p, '::1', () => r(true));
+        });
+        if (ok) {
+          canary6 = v6;
+          port6 = (v6.address() as { port: number }).port;
+          break;
+        }
+      }
     });
-    afterAll(() => new Promise<void>((r) => canary.close(() => r())));
+    afterAll(async () => {
+      await new Promise<void>((r) => canary.close(() => r()));
+      if (canary6) await new Promise<void>((r) => canary6!.close(() => r()));
+    });
 
     test('unknown device ids (IP literals, localhost, metadata addresses) give NOT_FOUND and no connection', async () => {
       const ids = [`127.0.0.1:${port}`, `localhost:${port}`, `http://127.0.0.1:${port}`, `https://localhost:${port}/api/v1/auth/login`, '169.254.169.254', '[::1]', `127.0.0.1`, 'room-1/../../etc', 'ROOM-1'];
+      if (canary6) ids.push(`[::1]:${port6}`, `localhost:${port6}`, `::1:${port6}`, `https://[::1]:${port6}`);
+      ids.push('169.254.169.254:80', 'http://169.254.169.254/latest/meta-data/');
       for (const id of ids) {
         const res = await login(id, 'GENERAL', '');
         expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', vendor: 'NUREVA' });
@@ -67,6 +94,7 @@ describe('Nureva slice', () => {
       }
       await new Promise((r) => setTimeout(r, 100));
       expect(connections).toBe(0);
+      expect(connections6).toBe(0);
     });
 
     test('devices lists the registry without contacting any device', async () => {
@@ -82,13 +110,18 @@ describe('Nureva slice', () => {
 
   test('a certificate that does not match the registry fails the login before any request', async () => {
     const wrong = Array.from({ length: 32 }, () => '00').join(':');
-    const pinned = await startGateway(nurevaEnv([{ id: 'room-1', sim: room, fingerprint256: wrong }]));
+    const pinned = await startGateway(nurevaEnv([{ id: 'room-1', sim: room, fingerprint256: wrong }, { id: 'room-right', sim: room }]));
     gateways.push(pinned);
     room.resetLog();
     const res = await pinned.gql(LOGIN, { d: 'room-1', a: 'ADMIN', p: PASSWORDS.admin });
     expect(res.errors?.[0]?.extensions?.code).toMatch(/^UPSTREAM_/);
+    expect(res.errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
     expect(res.errors?.[0]?.extensions?.vendor).toBe('NUREVA');
     expect(room.requests).toBe(0);
+    // Control: the same device and gateway, pinned to the right fingerprint, is reached.
+    const right = await pinned.gql(LOGIN, { d: 'room-right', a: 'ADMIN', p: PASSWORDS.admin });
+    expect(right.errors).toBeUndefined();
+    expect(room.count((r) => r.path === '/api/v1/auth/login')).toBe(1);
   });
 
   test('a registry CA is checked like a fingerprint; insecureTls is explicit and logged', async () => {
@@ -141,10 +174,19 @@ describe('Nureva slice', () => {
     gateways.push(g);
     try {
       expect((await g.gql(LOGIN, { d: 'factory', a: 'MONITOR', p: '' })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      expect((await g.gql(LOGIN, { d: 'factory', a: 'INTEGRATOR', p: '' })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
       expect((await g.gql(LOGIN, { d: 'factory', a: 'GENERAL', p: '' })).errors).toBeUndefined();
+      expect(defaults.logins).toBe(1);
     } finally {
       await defaults.stop();
     }
+  });
+
+  test.each([400, 403])('a login the device answers %i is UNAUTHENTICATED (the docs do not say which status)', async (status) => {
+    room.inject({ times: 1, match: (r) => r.path === '/api/v1/auth/login', reply: { status, json: { errors: [{ message: 'Account disabled' }] } } });
+    const res = await login('room-1', 'INTEGRATOR', PASSWORDS.integrator);
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'NUREVA' });
+    expect(res.errors?.[0]?.message).toMatch(/refused this account and password/);
   });
 
   test('audio and hardware need a login for that device; loaded once per device per request', async () => {
@@ -170,6 +212,19 @@ describe('Nureva slice', () => {
     expect(res.errors).toBeUndefined();
     expect(room.count((r) => r.path === '/api/v1/auth/login')).toBe(1);
     expect(room.count((r) => r.path === '/api/v1/audio')).toBe(2);
+  });
+
+  test('when the re-login after a 401 is refused too: exactly one re-login, then UNAUTHENTICATED', async () => {
+    const { data } = await login('room-1', 'GENERAL', '');
+    const token = data!.loginNureva.token as string;
+    room.rotateTokens();
+    room.resetLog();
+    room.inject({ match: (r) => r.path === '/api/v1/auth/login', reply: { status: 401, json: { errors: [{ message: 'Invalid account or password' }] } } });
+    const res = await gw.gql(AUDIO, { id: 'room-1' }, token);
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'NUREVA' });
+    expect(res.data!.device.audio).toBeNull();
+    expect(room.count((r) => r.path === '/api/v1/auth/login')).toBe(1);
+    expect(room.count((r) => r.path === '/api/v1/audio')).toBe(1);
   });
 
   describe('writes', () => {
@@ -217,6 +272,68 @@ describe('Nureva slice', () => {
       const res = await gw.gql(`mutation { updateDeviceAudio(deviceId: "room-1", input: { ${input} }) { microphoneGain } }`, undefined, data!.loginNureva.token);
       expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
       expect(room.requests).toBe(0);
+    });
+
+    test.each([
+      ['speakerTrebleLevel: -1', 'speakerTrebleLevel'],
+      ['speakerBassLevel: 101', 'speakerBassLevel'],
+      ['voiceAmplificationLevel: -1', 'voiceAmplificationLevel'],
+    ])('just outside the range (%s) is BAD_USER_INPUT with zero calls', async (input, field) => {
+      const { data } = await login('room-1', 'GENERAL', '');
+      room.resetLog();
+      const res = await gw.gql(`mutation { updateDeviceAudio(deviceId: "room-1", input: { ${input} }) { microphoneGain } }`, undefined, data!.loginNureva.token);
+      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+      expect(room.requests).toBe(0);
+    });
+
+    test.each([
+      ['microphoneGain', -6],
+      ['microphoneGain', 12],
+      ['speakerTrebleLevel', 0],
+      ['speakerTrebleLevel', 100],
+      ['speakerBassLevel', 0],
+      ['speakerBassLevel', 100],
+      ['voiceAmplificationLevel', 0],
+      ['voiceAmplificationLevel', 40],
+    ])('the boundary %s: %i reaches the device', async (field, value) => {
+      const { data } = await login('room-1', 'GENERAL', '');
+      room.resetLog();
+      const res = await gw.gql(`mutation { updateDeviceAudio(deviceId: "room-1", input: { ${field}: ${value} }) { microphoneGain } }`, undefined, data!.loginNureva.token);
+      expect(res.errors).toBeUndefined();
+      expect(room.log.filter((r) => r.method === 'PATCH').map((r) => r.json)).toEqual([{ [field]: value }]);
+      expect(room.audio[field as 'microphoneGain']).toBe(value);
+    });
+
+    test("below the device's own rights table its 403 is FORBIDDEN, whatever the gateway believed", async () => {
+      // The gateway lets GENERAL write; this device wants INTEGRATOR for a PATCH.
+      const strict = await startNureva({ rights: { 'PATCH /api/v1/audio': 'integrator' } });
+      const g = await startGateway(nurevaEnv([{ id: 'strict', sim: strict }]));
+      gateways.push(g);
+      try {
+        const { data } = await g.gql(LOGIN, { d: 'strict', a: 'GENERAL', p: '' });
+        strict.resetLog();
+        const res = await g.gql('mutation { updateDeviceAudio(deviceId: "strict", input: { microphoneMute: true }) { microphoneMute } }', undefined, data!.loginNureva.token);
+        expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', vendor: 'NUREVA' });
+        expect(strict.log.map((r) => `${r.method} ${r.path}`)).toEqual(['PATCH /api/v1/audio']);
+        expect(strict.audio.microphoneMute).toBe(false);
+        // The volume change keeps the default right (GENERAL) on the same device.
+        const vol = await g.gql('mutation { changeDeviceVolume(deviceId: "strict", direction: UP) { speakerVolume } }', undefined, data!.loginNureva.token);
+        expect(vol.errors).toBeUndefined();
+      } finally {
+        await strict.stop();
+      }
+    });
+
+    test('the volume stays within 0..100 at both ends', async () => {
+      const { data } = await login('room-1', 'GENERAL', '');
+      const token = data!.loginNureva.token as string;
+      room.audio = { ...room.audio, speakerVolume: 98 };
+      const up = await gw.gql('mutation { changeDeviceVolume(deviceId: "room-1", direction: UP) { speakerVolume } }', undefined, token);
+      expect(up.data!.changeDeviceVolume.speakerVolume).toBe(100);
+      room.audio = { ...room.audio, speakerVolume: 2 };
+      const down = await gw.gql('mutation { changeDeviceVolume(deviceId: "room-1", direction: DOWN) { speakerVolume } }', undefined, token);
+      expect(down.data!.changeDeviceVolume.speakerVolume).toBe(0);
+      room.audio = { ...room.audio, speakerVolume: 50 };
     });
 
     test("the device's 400 Unsupported Attributes is BAD_USER_INPUT naming the field", async () => {
@@ -272,6 +389,146 @@ describe('Nureva slice', () => {
     expect(res.errors).toHaveLength(1);
     expect(res.errors![0]!.path).toEqual(['devices', 1, 'audio']);
     expect(res.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', vendor: 'NUREVA' });
+  });
+
+  test('a device that accepts TCP but never finishes TLS fails a login and a read within the upstream timeout; the other device answers', async () => {
+    // A loopback relay to the simulator that can switch to accepting and then saying nothing.
+    let hold = false;
+    const held = new Set<Socket>();
+    const relay = createServer((client) => {
+      held.add(client);
+      client.on('close', () => held.delete(client));
+      client.on('error', () => undefined);
+      if (hold) return;
+      const upstream = connect(Number(new URL(room.url).port), '127.0.0.1');
+      held.add(upstream);
+      upstream.on('close', () => held.delete(upstream));
+      upstream.on('error', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(relay.address() as { port: number }).port}`;
+    const devices = [
+      { id: 'up', name: 'Up', url: huddle.url, fingerprint256: huddle.fingerprint256 },
+      { id: 'mute', name: 'Mute', url, fingerprint256: room.fingerprint256 },
+    ];
+    const g = await startGateway({ NUREVA_DEVICES: JSON.stringify(devices), UPSTREAM_TIMEOUT_MS: '1500' });
+    gateways.push(g);
+    try {
+      const a = await g.gql(LOGIN, { d: 'up', a: 'GENERAL', p: '' });
+      const token = a.data!.loginNureva.token as string;
+      expect((await g.gql(LOGIN, { d: 'mute', a: 'GENERAL', p: '' }, token)).errors).toBeUndefined();
+      hold = true;
+      for (const socket of held) socket.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+
+      let started = Date.now();
+      const res = await g.gql('{ devices { id audio { speakerVolume } } }', undefined, token);
+      expect(Date.now() - started).toBeLessThan(2300);
+      expect(res.data!.devices).toEqual([
+        { id: 'up', audio: { speakerVolume: expect.any(Number) } },
+        { id: 'mute', audio: null },
+      ]);
+      expect(res.errors).toHaveLength(1);
+      expect(res.errors![0]!.path).toEqual(['devices', 1, 'audio']);
+      expect(res.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', vendor: 'NUREVA' });
+
+      started = Date.now();
+      const other = await g.gql(LOGIN, { d: 'mute', a: 'ADMIN', p: PASSWORDS.admin });
+      expect(Date.now() - started).toBeLessThan(2300);
+      expect(other.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', vendor: 'NUREVA' });
+      expect(held.size).toBeGreaterThan(0);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((r) => relay.close(() => r()));
+    }
+  });
+
+  test('an empty CA never turns certificate checks off: nothing is sent to an unverified device', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-nureva-'));
+    writeFileSync(join(dir, 'room-ca.pem'), room.certificate);
+    // Built as configuration, not through the environment, which may refuse an empty CA file.
+    const config = loadConfig({
+      SESSION_SECRET: TEST_SECRET,
+      DEMO: 'false',
+      NUREVA_DEVICES: JSON.stringify([
+        { id: 'empty-ca', name: 'Empty CA', url: room.url, ca: join(dir, 'room-ca.pem') },
+        { id: 'empty-ca-insecure', name: 'Empty CA, insecure', url: room.url, ca: join(dir, 'room-ca.pem'), insecureTls: true },
+      ]),
+    });
+    for (const device of config.nureva!.devices) device.ca = '';
+    const logs = new LogCollector();
+    const gateway = await createGateway({ config, logDestination: logs });
+    const url = await gateway.listen(0, '127.0.0.1');
+    try {
+      room.resetLog();
+      for (const d of ['empty-ca', 'empty-ca-insecure']) {
+        const res = await gql(url, LOGIN, { d, a: 'ADMIN', p: PASSWORDS.admin });
+        expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', vendor: 'NUREVA' });
+      }
+      expect(room.requests).toBe(0);
+      expectNoSecrets(logs.text, [PASSWORDS.admin]);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  describe('the simulator follows the docs', () => {
+    const { Agent, request } = undiciModule;
+    let agent: InstanceType<typeof Agent>;
+    const clientHeaders = { 'nureva-client-id': 'test', 'nureva-client-version': '1' };
+    beforeAll(() => {
+      agent = new Agent({ connect: { ca: room.certificate } });
+    });
+    afterAll(() => agent.close());
+
+    async function call(method: string, path: string, init: { headers?: Record<string, string>; json?: unknown } = {}) {
+      const res = await request(`${room.url}${path}`, {
+        dispatcher: agent,
+        method: method as 'GET',
+        headers: { ...init.headers, ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: init.json !== undefined ? JSON.stringify(init.json) : undefined,
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as unknown };
+    }
+    async function authorization(account: string, password: string) {
+      const { body } = await call('POST', '/api/v1/auth/login', { headers: clientHeaders, json: { account, password } });
+      return `Nureva ${(body as { authParameters: string }).authParameters}`;
+    }
+
+    test('unknown paths and wrong methods: the client headers first, then the errors envelope', async () => {
+      expect(await call('GET', '/api/v2/nothing')).toEqual({ status: 400, body: { errors: [{ message: 'RESTApi: Nureva-Client-Id is missing' }] } });
+      expect(await call('DELETE', '/api/v1/audio')).toEqual({ status: 400, body: { errors: [{ message: 'RESTApi: Nureva-Client-Id is missing' }] } });
+      expect(await call('GET', '/api/v2/nothing', { headers: clientHeaders })).toEqual({ status: 404, body: { errors: [{ message: 'Not found' }] } });
+      expect(await call('DELETE', '/api/v1/audio', { headers: clientHeaders })).toEqual({ status: 405, body: { errors: [{ message: 'Method not allowed' }] } });
+    });
+
+    test('PATCH checks value types; only speakerVolume is read-only (the docs name no other)', async () => {
+      const headers = { ...clientHeaders, authorization: await authorization('general', '') };
+      const before = room.audio;
+      try {
+        expect(await call('PATCH', '/api/v1/audio', { headers, json: { microphoneMute: 'yes' } })).toEqual({ status: 400, body: { errors: [{ message: 'microphoneMute must be a boolean' }] } });
+        expect((await call('PATCH', '/api/v1/audio', { headers, json: { echoReductionLevel: 3 } })).status).toBe(400);
+        expect((await call('PATCH', '/api/v1/audio', { headers, json: { microphoneGain: '3' } })).status).toBe(400);
+        expect(room.audio).toEqual(before);
+        expect(await call('PATCH', '/api/v1/audio', { headers, json: { speakerVolume: 60 } })).toEqual({ status: 400, body: { errors: [{ message: 'Unsupported Attributes: speakerVolume.' }] } });
+        const ok = await call('PATCH', '/api/v1/audio', { headers, json: { auxiliaryOutputState: 'On', microphonePickupState: 'Inactive' } });
+        expect(ok.status).toBe(200);
+        expect(ok.body).toMatchObject({ auxiliaryOutputState: 'On', microphonePickupState: 'Inactive' });
+      } finally {
+        room.audio = before;
+      }
+    });
+
+    test('hardware: enrollmentCode is empty unless the caller is admin', async () => {
+      const codes: Record<string, unknown> = {};
+      for (const [account, password] of [['monitor', PASSWORDS.monitor], ['general', ''], ['integrator', PASSWORDS.integrator], ['admin', PASSWORDS.admin]] as const) {
+        const { status, body } = await call('GET', '/api/v1/audio/hardware', { headers: { ...clientHeaders, authorization: await authorization(account, password) } });
+        expect(status).toBe(200);
+        codes[account] = (body as { enrollmentCode?: unknown }).enrollmentCode;
+      }
+      expect(codes).toEqual({ monitor: '', general: '', integrator: '', admin: PASSWORDS.admin });
+    });
   });
 
   test('the simulator answers 400 without the client headers, as the device does', async () => {
