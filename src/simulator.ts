@@ -26,6 +26,8 @@ export interface SimRequest {
 
 export interface SimReply {
   status?: number;
+  /** Reason phrase, for a vendor whose own differs from Node's standard one. */
+  statusText?: string;
   headers?: Record<string, string>;
   json?: unknown;
   text?: string;
@@ -267,7 +269,8 @@ export abstract class Simulator {
       body = reply.text;
       headers['content-type'] ??= 'text/plain; charset=utf-8';
     }
-    res.writeHead(reply.status ?? 200, headers);
+    if (reply.statusText !== undefined) res.writeHead(reply.status ?? 200, reply.statusText, headers);
+    else res.writeHead(reply.status ?? 200, headers);
     res.end(body);
   }
 }

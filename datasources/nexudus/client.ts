@@ -20,6 +20,8 @@ import type { ImpersonationRecord, NexudusEnvelope, NexudusTokenAnswer, NexudusU
 const VENDOR = 'NEXUDUS' as const;
 export const NEXUDUS_SLOT = 'NEXUDUS';
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Nexudus allows 60 writes a minute; the token request is a POST, so it is paced as one. */
+const WRITE_RULES: RateRule[] = [{ limit: 60, windowMs: 60_000 }];
 
 /** What a session keeps, sealed, to log in again when the bearer is rejected or evicted. */
 interface SealedCredentials {
@@ -82,10 +84,19 @@ export class NexudusClient {
     return this.deps.tokens.key(VENDOR, this.config.url, creds.email.toLowerCase(), creds.password, creds.totp ?? '');
   }
 
+  /** Budget of writes (POSTs), on top of the per-identity pacing of every call. */
+  writeRate(): { key: string; rules: RateRule[] } {
+    return { key: 'nexudus:anonymous:writes', rules: WRITE_RULES };
+  }
+
   /** Password grant, then `/en/user/me` for the subject; both cached with the token. */
   login(creds: SealedCredentials, key: string): () => Promise<TokenGrant<LoginMeta>> {
     return async () => {
+      const deadline = Date.now() + this.api.timeoutMs;
+      const writes = this.writeRate();
+      await this.deps.limiter.acquire(VENDOR, writes.key, writes.rules, deadline - Date.now());
       const res = await this.api.request({
+        deadline,
         operation: 'token.password',
         method: 'POST',
         path: '/api/token',
@@ -139,10 +150,10 @@ export class NexudusClient {
     const envelope = safeJson<NexudusEnvelope>(res);
     const message = vendorMessage(envelope?.Message ?? envelope?.Errors?.[0]?.Message);
     const status = typeof envelope?.Status === 'number' && envelope.Status >= 400 ? envelope.Status : res.status;
-    if (status === 401 || status === 403) {
-      // An envelope with 401 is Nexudus saying "this user may not"; a bare 401 is a bad token.
-      return envelope ? new ForbiddenError(message ?? 'This Nexudus login may not do that (needs role ADMIN or User-Edit)', { vendor: VENDOR }) : new UnauthenticatedError('The Nexudus login is no longer valid; log in again', { vendor: VENDOR });
-    }
+    // A bare 401 is a rejected bearer; whether it also means a missing role only the caller can
+    // tell (see impersonate). A 401 inside an envelope, or any 403, is Nexudus saying "may not".
+    if (status === 403 || (status === 401 && envelope)) return new ForbiddenError(message ?? FORBIDDEN_MESSAGE, { vendor: VENDOR });
+    if (status === 401) return new UnauthenticatedError('The Nexudus login is no longer valid; log in again', { vendor: VENDOR });
     if (status === 404) return new NotFoundError(message ?? 'Nexudus has no such user', { vendor: VENDOR });
     if (status === 400 && envelope?.Errors?.[0]) {
       const e = envelope.Errors[0];
@@ -151,6 +162,8 @@ export class NexudusClient {
     return errorFromStatus(VENDOR, { status: status >= 400 ? status : res.status, message });
   }
 }
+
+const FORBIDDEN_MESSAGE = 'This Nexudus login may not do that (needs role ADMIN or User-Edit)';
 
 function safeJson<T>(res: UpstreamResponse): T | undefined {
   if (!res.text.trim()) return undefined;
@@ -203,20 +216,41 @@ export class NexudusDataSource {
 
   /**
    * A call with the session's bearer. A bare 401 means the bearer went stale: drop it and log in
-   * again, once, with the credentials the session keeps.
+   * again, once, with the credentials the session keeps; not when the bearer came from a login of
+   * this very call, which `/en/user/me` had just accepted. `fresh` tells whether the bearer of the
+   * answer is such a new one.
    */
-  private withBearer(login: StoredLogin, send: (token: () => Promise<string>) => Promise<UpstreamResponse>): Promise<UpstreamResponse> {
+  private async withBearer(login: StoredLogin, send: (token: () => Promise<string>) => Promise<UpstreamResponse>): Promise<{ res: UpstreamResponse; fresh: boolean }> {
     const { client, ctx } = this;
     const creds = client.credentials(login);
     const key = login.tokenKey ?? client.tokenKey(creds);
-    return withTokenRetry(ctx.services.tokens, VENDOR, key, client.login(creds, key), send, (res) => res.status === 401 && !res.text.trim(), 3_600_000);
+    const relogin = client.login(creds, key);
+    let fresh = false;
+    let sends = 0;
+    const res = await withTokenRetry(
+      ctx.services.tokens,
+      VENDOR,
+      key,
+      () => {
+        fresh = true;
+        return relogin();
+      },
+      (token) => {
+        sends++;
+        fresh = false;
+        return send(token);
+      },
+      (r) => r.status === 401 && !r.text.trim() && !fresh,
+      3_600_000,
+    );
+    return { res, fresh: fresh || sends > 1 };
   }
 
   private async loadMe(key: string): Promise<NexudusUserRecord> {
     const login = this.loginsByKey.get(key);
     if (!login) throw new UnauthenticatedError('This session holds no Nexudus login: use loginNexudus first', { vendor: VENDOR });
     let record: NexudusUserRecord | undefined;
-    const res = await this.withBearer(login, async (token) => {
+    const { res } = await this.withBearer(login, async (token) => {
       const r = await this.client.me(await token(), key);
       if (r.ok) record = r.user;
       return r.ok ? { status: 200, headers: {}, text: '' } : r.res;
@@ -266,15 +300,22 @@ export class NexudusDataSource {
     const login = this.sessionLogin(await this.ctx.session());
     if (!/^\d{1,18}$/.test(userId)) throw new BadUserInputError('userId: a Nexudus user id is a number', 'userId', { vendor: VENDOR });
     const key = login.tokenKey ?? NEXUDUS_SLOT;
-    const res = await this.withBearer(login, (token) =>
-      this.client.api.request({
+    // Nexudus answers a missing role with a bare 401, as it answers a stale bearer. So a 401 is
+    // retried once after a fresh login, unless the bearer already was fresh; a 401 on a bearer
+    // that /en/user/me has just accepted can only mean the role is missing.
+    const { res, fresh } = await this.withBearer(login, async (token) => {
+      // The bearer first: a login it may need books its own /en/user/me in this pacing queue, and
+      // the call must queue behind that, not slip out right after it.
+      const bearer = await token();
+      return this.client.api.request({
         operation: 'user.impersonate',
         method: 'GET',
         path: `/api/sys/users/${userId}/token/refresh`,
         rate: this.client.rate(key),
-        auth: async () => ({ authorization: `Bearer ${await token()}` }),
-      }),
-    );
+        auth: async () => ({ authorization: `Bearer ${bearer}` }),
+      });
+    });
+    if (res.status === 401 && fresh) throw new ForbiddenError(FORBIDDEN_MESSAGE, { vendor: VENDOR });
     const envelope = safeJson<NexudusEnvelope<unknown>>(res);
     if (res.status !== 200 || !envelope || envelope.WasSuccessful !== true) {
       if (res.status === 200 && !envelope) throw new UpstreamError(VENDOR, 'Nexudus answered something that is not JSON');

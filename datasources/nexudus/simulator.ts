@@ -6,13 +6,42 @@ import { Simulator, type SimReply, type SimRequest, type SimulatorOptions } from
  * Nexudus Spaces as its documents and public docs describe it, API host and members portal on one
  * server: the form-only token endpoint, `/en/user/me`, `/en/user/exists`, impersonation tokens
  * (HS256 JWTs, exp - nbf = 1800 s) that work once at `/en/user/login?t=`, and the 409 throttle.
+ * With `hosts`, one server still answers both, but it tells them apart by the Host header.
  */
+
+/** VENDOR-FACTS: 1 request per 100 ms, 120/min, 5000/hour; writes 60/min. */
+export interface NexudusLimits {
+  minIntervalMs: number;
+  perMinute: number;
+  perHour: number;
+  writesPerMinute: number;
+}
+
+export const NEXUDUS_LIMITS: NexudusLimits = { minIntervalMs: 100, perMinute: 120, perHour: 5000, writesPerMinute: 60 };
 
 export interface NexudusSimOptions extends SimulatorOptions {
   /** Seconds a bearer lives (`expires_in`). */
   tokenLifetimeSeconds?: number;
-  /** Enforce 1 request per 100 ms and 120 per minute per caller with 409 (on by default). */
+  /** Seconds a refresh token lives: 15 days, per VENDOR-FACTS. */
+  refreshTokenLifetimeSeconds?: number;
+  /** Enforce the limits per caller with 409 (on by default). */
   enforceLimits?: boolean;
+  limits?: Partial<NexudusLimits>;
+  /**
+   * How a caller without ADMIN or User-Edit is refused. The docs say only "missing permission:
+   * 401", so a bare 401 by default; 'envelope' adds the failure envelope (assumed variant).
+   */
+  forbiddenReply?: 'bare' | 'envelope';
+  /**
+   * Host names of the API host (`spaces.nexudus.com`) and the members portal
+   * (`xyz.spaces.nexudus.com`), both resolving to this server; see apiUrl and spaceUrl.
+   */
+  hosts?: { api: string; portal: string };
+  /**
+   * With `hosts`: `/api/*` answers only on the API host and `/en/*` only on the portal, 404
+   * elsewhere (assumed: the docs place each endpoint on one host; on by default).
+   */
+  strictHosts?: boolean;
   seed?: boolean;
 }
 
@@ -38,31 +67,65 @@ export const DEMO_NEXUDUS_USERS: NexudusSimUser[] = [
 export class NexudusSimulator extends Simulator {
   readonly users = new Map<number, NexudusSimUser>();
   tokenLifetimeSeconds: number;
+  refreshTokenLifetimeSeconds: number;
   enforceLimits: boolean;
+  limits: NexudusLimits;
+  forbiddenReply: 'bare' | 'envelope';
+  readonly hosts?: { api: string; portal: string };
+  strictHosts: boolean;
   /** Token requests by content type, to check the form-only rule. */
   tokenCalls = 0;
   readonly bearers = new Map<string, { userId: number; expiresAt: number }>();
-  private readonly refreshTokens = new Map<string, number>();
+  /** Every bearer, refresh and impersonation token ever issued, for secret scans; never cleared. */
+  readonly issued = new Set<string>();
+  private readonly refreshTokens = new Map<string, { userId: number; expiresAt: number }>();
   private readonly usedImpersonations = new Set<string>();
   private readonly secret = new Uint8Array(randomBytes(32));
-  private readonly callers = new Map<string, number[]>();
+  private readonly callers = new Map<string, { all: number[]; writes: number[] }>();
 
   constructor(options: NexudusSimOptions = {}) {
     super('nexudus', options);
     this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 604_799;
+    this.refreshTokenLifetimeSeconds = options.refreshTokenLifetimeSeconds ?? 15 * 86_400;
     this.enforceLimits = options.enforceLimits ?? true;
+    this.limits = { ...NEXUDUS_LIMITS, ...options.limits };
+    this.forbiddenReply = options.forbiddenReply ?? 'bare';
+    this.hosts = options.hosts;
+    this.strictHosts = options.strictHosts ?? true;
     if (options.seed !== false) for (const u of DEMO_NEXUDUS_USERS) this.users.set(u.id, { ...u });
 
-    this.route('POST', '/api/token', (req) => this.throttled(req) ?? this.token(req));
-    this.route('GET', '/en/user/me', (req) => this.throttled(req) ?? this.me(req));
-    this.route('GET', '/en/user/exists', (req) => this.throttled(req) ?? this.exists(req));
-    this.route('GET', '/api/sys/users/:id/token/refresh', (req) => this.throttled(req) ?? this.impersonate(req));
-    this.route('GET', '/en/user/login', (req) => this.portalLogin(req));
+    this.route('POST', '/api/token', (req) => this.wrongHost(req, 'api') ?? this.throttled(req) ?? this.token(req));
+    this.route('GET', '/en/user/me', (req) => this.wrongHost(req, 'portal') ?? this.throttled(req) ?? this.me(req));
+    this.route('GET', '/en/user/exists', (req) => this.wrongHost(req, 'portal') ?? this.throttled(req) ?? this.exists(req));
+    this.route('GET', '/api/sys/users/:id/token/refresh', (req) => this.wrongHost(req, 'api') ?? this.throttled(req) ?? this.impersonate(req));
+    this.route('GET', '/en/user/login', (req) => this.wrongHost(req, 'portal') ?? this.portalLogin(req));
   }
 
-  /** Nexudus' throttle answer: 409, Retry-After: 1, empty body. */
+  /** The API host's base URL (the server's own URL without `hosts`). */
+  get apiUrl(): string {
+    return this.urlFor(this.hosts?.api);
+  }
+
+  /** The members portal's base URL (the server's own URL without `hosts`). */
+  get spaceUrl(): string {
+    return this.urlFor(this.hosts?.portal);
+  }
+
+  private urlFor(hostname: string | undefined): string {
+    if (!hostname || !this.url) return this.url;
+    const u = new URL(this.url);
+    u.hostname = hostname;
+    return u.origin;
+  }
+
+  /** The logged requests with the Host each one named, to tell the API host from the portal. */
+  calls(): Array<{ method: string; path: string; host: string }> {
+    return this.log.map((r) => ({ method: r.method, path: r.path, host: String(r.headers.host ?? '') }));
+  }
+
+  /** Nexudus' throttle answer: 409 with its own reason phrase, Retry-After: 1, empty body. */
   protected override throttleReply(): SimReply {
-    return { status: 409, headers: { 'retry-after': '1' }, text: '' };
+    return { status: 409, statusText: 'You must wait before accessing this url again.', headers: { 'retry-after': '1' }, text: '' };
   }
 
   /** Drops every bearer, as if they had all expired or been revoked. */
@@ -70,28 +133,59 @@ export class NexudusSimulator extends Simulator {
     this.bearers.clear();
   }
 
-  private caller(req: SimRequest): string {
-    const auth = String(req.headers.authorization ?? '');
-    return auth || `anonymous:${req.headers['x-forwarded-for'] ?? 'loopback'}`;
+  private wrongHost(req: SimRequest, face: 'api' | 'portal'): SimReply | undefined {
+    if (!this.hosts || !this.strictHosts) return undefined;
+    let hostname = '';
+    try {
+      hostname = new URL(`http://${String(req.headers.host ?? '')}`).hostname;
+    } catch {
+      // No usable Host: it names neither face.
+    }
+    return hostname === this.hosts[face] ? undefined : this.notFound(req);
   }
 
-  /** 1 request per 100 ms and 120 per minute per caller, answered with 409 beyond that. */
+  /**
+   * The docs' examples write `Authentication: Basic ...` / `Authentication: Bearer ...`, but
+   * `Authentication` is no standard HTTP header and every real Nexudus client sends `Authorization`;
+   * accepting both keeps the simulator true to the docs without rejecting what works in practice.
+   */
+  private authHeader(req: SimRequest): string {
+    return String(req.headers.authorization ?? req.headers.authentication ?? '');
+  }
+
+  private caller(req: SimRequest): string {
+    return this.authHeader(req) || `anonymous:${req.headers['x-forwarded-for'] ?? 'loopback'}`;
+  }
+
+  /**
+   * The documented limits per caller, answered with 409 beyond them. Assumed: a "write" is any
+   * method but GET, the token request included, and refused requests do not count.
+   */
   private throttled(req: SimRequest): SimReply | undefined {
     if (!this.enforceLimits) return undefined;
     const key = this.caller(req);
-    const list = (this.callers.get(key) ?? []).filter((t) => t > req.time - 60_000);
-    const last = list[list.length - 1];
-    if ((last !== undefined && req.time - last < 100) || list.length >= 120) {
-      this.callers.set(key, list);
+    const { minIntervalMs, perMinute, perHour, writesPerMinute } = this.limits;
+    const state = this.callers.get(key) ?? { all: [], writes: [] };
+    this.callers.set(key, state);
+    prune(state.all, req.time - 3_600_000);
+    prune(state.writes, req.time - 60_000);
+    const last = state.all[state.all.length - 1];
+    const write = req.method !== 'GET';
+    if (
+      (last !== undefined && req.time - last < minIntervalMs) ||
+      countSince(state.all, req.time - 60_000) >= perMinute ||
+      state.all.length >= perHour ||
+      (write && state.writes.length >= writesPerMinute)
+    ) {
       return this.throttleReply();
     }
-    list.push(req.time);
-    this.callers.set(key, list);
+    state.all.push(req.time);
+    if (write) state.writes.push(req.time);
     return undefined;
   }
 
   private userFromAuth(req: SimRequest): NexudusSimUser | undefined {
-    const auth = String(req.headers.authorization ?? '');
+    const auth = this.authHeader(req);
     if (auth.startsWith('Bearer ')) {
       const b = this.bearers.get(auth.slice(7));
       if (!b || b.expiresAt <= req.time) return undefined;
@@ -109,7 +203,8 @@ export class NexudusSimulator extends Simulator {
     const accessToken = randomBytes(32).toString('base64url');
     const refreshToken = randomBytes(32).toString('base64url');
     this.bearers.set(accessToken, { userId: user.id, expiresAt: now + this.tokenLifetimeSeconds * 1000 });
-    this.refreshTokens.set(refreshToken, user.id);
+    this.refreshTokens.set(refreshToken, { userId: user.id, expiresAt: now + this.refreshTokenLifetimeSeconds * 1000 });
+    this.issued.add(accessToken).add(refreshToken);
     return { status: 200, json: { access_token: accessToken, token_type: 'bearer', expires_in: this.tokenLifetimeSeconds, refresh_token: refreshToken } };
   }
 
@@ -119,8 +214,8 @@ export class NexudusSimulator extends Simulator {
     if (!req.form) return { status: 400, json: { error: 'unsupported_grant_type' } };
     const grant = req.form.get('grant_type');
     if (grant === 'refresh_token') {
-      const userId = this.refreshTokens.get(req.form.get('refresh_token') ?? '');
-      const user = userId !== undefined ? this.users.get(userId) : undefined;
+      const refresh = this.refreshTokens.get(req.form.get('refresh_token') ?? '');
+      const user = refresh && refresh.expiresAt > req.time ? this.users.get(refresh.userId) : undefined;
       return user ? this.issueBearer(user, req.time) : invalid('The refresh token is invalid.');
     }
     if (grant !== 'password') return { status: 400, json: { error: 'unsupported_grant_type' } };
@@ -172,7 +267,9 @@ export class NexudusSimulator extends Simulator {
     const caller = this.userFromAuth(req);
     if (!caller) return { status: 401, text: '' };
     if (!caller.roles.includes('ADMIN') && !caller.roles.includes('User-Edit')) {
-      return { status: 401, json: { Status: 401, Message: 'Access denied: this action requires the role ADMIN or User-Edit.', Value: null, Errors: null, WasSuccessful: false } };
+      return this.forbiddenReply === 'envelope'
+        ? { status: 401, json: { Status: 401, Message: 'Access denied: this action requires the role ADMIN or User-Edit.', Value: null, Errors: null, WasSuccessful: false } }
+        : { status: 401, text: '' };
     }
     const target = this.users.get(Number(req.params.id));
     if (!target) return { status: 200, json: { Status: 404, Message: 'User not found.', Value: null, Errors: null, WasSuccessful: false } };
@@ -185,10 +282,11 @@ export class NexudusSimulator extends Simulator {
       .setIssuedAt(nbf)
       .setExpirationTime(nbf + 1800)
       .sign(this.secret);
+    this.issued.add(value);
     return { status: 200, json: { Status: 200, Message: 'OK', Value: value, Errors: null, WasSuccessful: true } };
   }
 
-  /** The members portal login link: works once, then redirects to the portal. */
+  /** The members portal login link: works once, then redirects to the space's own (absolute) URL. */
   private async portalLogin(req: SimRequest): Promise<SimReply> {
     const t = req.query.get('t') ?? '';
     try {
@@ -197,9 +295,26 @@ export class NexudusSimulator extends Simulator {
       if (this.usedImpersonations.has(jti)) throw new Error('used');
       this.usedImpersonations.add(jti);
       const redirect = req.query.get('redirectUrl');
-      return { status: 302, headers: { location: redirect && redirect.startsWith('/') ? redirect : '/', 'set-cookie': `nexudus_session=${randomBytes(16).toString('hex')}; HttpOnly; Path=/` }, text: '' };
+      const space = `${this.url.startsWith('https') ? 'https' : 'http'}://${String(req.headers.host ?? new URL(this.url).host)}`;
+      // Assumed: only paths on the space are followed, so the link cannot send anyone elsewhere.
+      const location = redirect && redirect.startsWith('/') && !redirect.startsWith('//') ? `${space}${redirect}` : space;
+      return { status: 302, headers: { location, 'set-cookie': `nexudus_session=${randomBytes(16).toString('hex')}; HttpOnly; Path=/` }, text: '' };
     } catch {
       return { status: 401, text: 'This login link is invalid, expired or has already been used.' };
     }
   }
+}
+
+/** Drops the times before `since` from the front of a sorted list. */
+function prune(times: number[], since: number): void {
+  let i = 0;
+  while (i < times.length && times[i]! <= since) i++;
+  if (i > 0) times.splice(0, i);
+}
+
+/** How many of the sorted times are after `since`. */
+function countSince(times: number[], since: number): number {
+  let n = 0;
+  for (let i = times.length - 1; i >= 0 && times[i]! > since; i--) n++;
+  return n;
 }

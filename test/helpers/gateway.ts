@@ -73,8 +73,9 @@ export function platformEnv(sim: PlatformSimulator, extra: Record<string, string
   return { PLATFORM_URL: sim.url, PLATFORM_SERVICE_USERNAME: sim.serviceUser.username, PLATFORM_SERVICE_PASSWORD: sim.serviceUser.password, ...extra };
 }
 
+/** The API host and the members portal: different URLs when the simulator was given `hosts`. */
 export function nexudusEnv(sim: NexudusSimulator, extra: Record<string, string> = {}): Record<string, string> {
-  return { NEXUDUS_URL: sim.url, NEXUDUS_SPACE_URL: sim.url, ...extra };
+  return { NEXUDUS_URL: sim.apiUrl, NEXUDUS_SPACE_URL: sim.spaceUrl, ...extra };
 }
 
 export function nurevaEnv(devices: Array<{ id: string; sim: NurevaSimulator; fingerprint256?: string; name?: string }>, extra: Record<string, string> = {}): Record<string, string> {
@@ -96,8 +97,14 @@ export async function startPlatform(options?: PlatformSimOptions): Promise<Platf
   await sim.start();
   return sim;
 }
+/**
+ * Both names resolve to the one simulator, which tells them apart by Host, so a test sees which
+ * host each call went to and a call on the wrong one fails (404).
+ */
+export const NEXUDUS_TEST_HOSTS = { api: '127.0.0.1', portal: 'localhost' };
+
 export async function startNexudus(options?: NexudusSimOptions): Promise<NexudusSimulator> {
-  const sim = new NexudusSimulator(options);
+  const sim = new NexudusSimulator({ hosts: NEXUDUS_TEST_HOSTS, ...options });
   await sim.start();
   return sim;
 }

@@ -1,7 +1,26 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { decodeJwt } from 'jose';
-import type { NexudusSimulator } from '../../../datasources/nexudus/simulator.js';
-import { expectNoSecrets, nexudusEnv, startGateway, startNexudus, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { NexudusSimulator } from '../../../datasources/nexudus/simulator.js';
+import { expectNoSecrets, NEXUDUS_TEST_HOSTS, nexudusEnv, startGateway, startNexudus, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
+
+const PASSWORDS = ['demo-admin-1', 'demo-member-1', 'demo-editor-1', 'demo-2fa-1'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A raw call to the simulator under its own caller, so it uses none of the gateway's budget. */
+function raw(url: string, caller: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, redirect: 'manual', headers: { 'x-forwarded-for': caller, ...(init.headers as Record<string, string>) } });
+}
+
+function formPost(url: string, caller: string, form: Record<string, string>): Promise<Response> {
+  return raw(url, caller, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+}
+
+/** Moves the clock that the gateway and the simulator share; the offset keeps running in real time. */
+function shiftClock(ms: number): () => void {
+  const real = Date.now.bind(Date);
+  const spy = jest.spyOn(Date, 'now').mockImplementation(() => real() + ms);
+  return () => spy.mockRestore();
+}
 
 const LOGIN = 'mutation($e: String!, $p: String!, $t: String) { loginNexudus(email: $e, password: $p, totp: $t) { token session { id logins { vendor subject expiresAt } nexudusUser { userId name } } } }';
 const IMPERSONATE = 'mutation($id: ID!) { impersonateNexudusUser(userId: $id) { userId token loginUrl expiresAt } }';
@@ -10,6 +29,8 @@ describe('Nexudus slice', () => {
   let sim: NexudusSimulator;
   let gw: TestGateway;
   const tokens: string[] = [];
+  /** Every GraphQL error answered, scanned for secrets at the end like the logs. */
+  const errorTexts: string[] = [];
 
   beforeAll(async () => {
     sim = await startNexudus();
@@ -18,11 +39,19 @@ describe('Nexudus slice', () => {
   afterAll(async () => {
     await gw.close();
     await sim.stop();
-    expectNoSecrets(gw.logs.text, [TEST_SECRET, 'demo-admin-1', 'demo-member-1', 'demo-editor-1', 'demo-2fa-1', ...tokens, ...sim.bearers.keys()]);
+    const secrets = [TEST_SECRET, ...PASSWORDS, ...tokens, ...sim.issued];
+    expectNoSecrets(gw.logs.text, secrets);
+    expectNoSecrets(errorTexts.join('\n'), secrets);
   });
 
+  async function gql(query: string, variables?: Record<string, unknown>, token?: string) {
+    const res = await gw.gql(query, variables, token);
+    if (res.errors) errorTexts.push(JSON.stringify(res.errors));
+    return res;
+  }
+
   async function login(email: string, password: string, totp?: string) {
-    const res = await gw.gql(LOGIN, { e: email, p: password, t: totp });
+    const res = await gql(LOGIN, { e: email, p: password, t: totp });
     if (res.data?.loginNexudus) tokens.push(res.data.loginNexudus.token);
     return res;
   }
@@ -30,7 +59,7 @@ describe('Nexudus slice', () => {
   test('login: a form-urlencoded password grant; 20 concurrent identical logins make 1 token call', async () => {
     sim.resetLog();
     const bare = 'mutation($e: String!, $p: String!) { loginNexudus(email: $e, password: $p) { token session { logins { vendor subject expiresAt } } } }';
-    const results = await Promise.all(Array.from({ length: 20 }, () => gw.gql(bare, { e: 'admin@coworking.example', p: 'demo-admin-1' })));
+    const results = await Promise.all(Array.from({ length: 20 }, () => gql(bare, { e: 'admin@coworking.example', p: 'demo-admin-1' })));
     results.forEach((r) => r.data?.loginNexudus && tokens.push(r.data.loginNexudus.token));
     expect(results.every((r) => r.data?.loginNexudus?.token)).toBe(true);
     const tokenCalls = sim.log.filter((r) => r.path === '/api/token');
@@ -58,9 +87,9 @@ describe('Nexudus slice', () => {
   test('wrong credentials give UNAUTHENTICATED and leave the session unchanged', async () => {
     const ok = await login('member@coworking.example', 'demo-member-1');
     const token = ok.data!.loginNexudus.token as string;
-    const bad = await gw.gql(LOGIN, { e: 'admin@coworking.example', p: 'nope' }, token);
+    const bad = await gql(LOGIN, { e: 'admin@coworking.example', p: 'nope' }, token);
     expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'NEXUDUS' });
-    const session = await gw.gql('{ session { logins { subject } } }', undefined, token);
+    const session = await gql('{ session { logins { subject } } }', undefined, token);
     expect(session.data!.session.logins).toEqual([{ subject: 'member@coworking.example' }]);
   });
 
@@ -72,11 +101,51 @@ describe('Nexudus slice', () => {
     expect(call.form!.get('totp')).toBe('123456');
   });
 
+  test('the session subject is the email /en/user/me returns, not the one typed', async () => {
+    gw.gateway.services.tokens.clear();
+    sim.resetLog();
+    const res = await login('ADMIN@Coworking.Example', 'demo-admin-1');
+    expect(res.data!.loginNexudus.session.logins).toEqual([{ vendor: 'NEXUDUS', subject: 'admin@coworking.example', expiresAt: expect.any(String) }]);
+    expect(sim.log.find((r) => r.path === '/api/token')!.form!.get('username')).toBe('ADMIN@Coworking.Example');
+  });
+
+  test('the API host and the members portal are different hosts, each asked only for its own paths', async () => {
+    const api = new URL(sim.apiUrl).host;
+    const portal = new URL(sim.spaceUrl).host;
+    expect([new URL(sim.apiUrl).hostname, new URL(sim.spaceUrl).hostname]).toEqual([NEXUDUS_TEST_HOSTS.api, NEXUDUS_TEST_HOSTS.portal]);
+    expect(gw.config.nexudus).toMatchObject({ url: sim.apiUrl, spaceUrl: sim.spaceUrl });
+    gw.gateway.services.tokens.clear();
+    sim.resetLog();
+    const { data } = await login('admin@coworking.example', 'demo-admin-1');
+    expect((await gql('{ nexudusUserExists(email: "member@coworking.example") }')).data).toEqual({ nexudusUserExists: true });
+    const imp = (await gql(IMPERSONATE, { id: '303914613' }, data!.loginNexudus.token)).data!.impersonateNexudusUser;
+    const calls = sim.calls();
+    expect([...new Set(calls.map((c) => c.path))].sort()).toEqual(['/api/sys/users/303914613/token/refresh', '/api/token', '/en/user/exists', '/en/user/me']);
+    for (const c of calls) expect([c.path, c.host]).toEqual([c.path, c.path.startsWith('/api/') ? api : portal]);
+    expect(imp.loginUrl.startsWith(`${sim.spaceUrl}/en/user/login?t=`)).toBe(true);
+    // Each path on the other host is unknown there.
+    expect((await formPost(`${sim.spaceUrl}/api/token`, 'raw-hosts', { grant_type: 'password', username: 'admin@coworking.example', password: 'demo-admin-1' })).status).toBe(404);
+    expect((await raw(`${sim.apiUrl}/en/user/exists?email=member%40coworking.example`, 'raw-hosts')).status).toBe(404);
+    expect((await raw(`${sim.apiUrl}/en/user/login?t=${encodeURIComponent(imp.token)}`, 'raw-hosts')).status).toBe(404);
+    expect((await raw(imp.loginUrl, 'raw-hosts')).status).toBe(302);
+  });
+
+  test('the gateway paces Nexudus at 1 call per 100 ms, 120 a minute, 5000 an hour per identity, and 60 writes a minute', () => {
+    expect(gw.config.nexudus).toMatchObject({ minIntervalMs: 100, rateLimit: 120 });
+    const client = gw.gateway.services.vendors.nexudus!;
+    expect(client.rate('anyone')!.rules).toEqual([
+      { limit: 1, windowMs: 100 },
+      { limit: 120, windowMs: 60_000 },
+      { limit: 5000, windowMs: 3_600_000 },
+    ]);
+    expect(client.writeRate()).toEqual({ key: 'nexudus:anonymous:writes', rules: [{ limit: 60, windowMs: 60_000 }] });
+  });
+
   test('nexudusMe maps the PascalCase record; dates carry an offset; loaded once per request', async () => {
     const { data } = await login('editor@coworking.example', 'demo-editor-1');
     const token = data!.loginNexudus.token as string;
     sim.resetLog();
-    const res = await gw.gql('{ nexudusMe { id vendor userId email name isAdmin active lastAccess createdOn } session { nexudusUser { email } } }', undefined, token);
+    const res = await gql('{ nexudusMe { id vendor userId email name isAdmin active lastAccess createdOn } session { nexudusUser { email } } }', undefined, token);
     expect(res.data).toEqual({
       nexudusMe: { id: 'nexudus:303914612', vendor: 'NEXUDUS', userId: '303914612', email: 'editor@coworking.example', name: 'Erin Editor', isAdmin: false, active: true, lastAccess: '2024-05-01T17:40:00+00:00', createdOn: '2018-06-01T08:00:00+00:00' },
       session: { nexudusUser: { email: 'editor@coworking.example' } },
@@ -86,14 +155,14 @@ describe('Nexudus slice', () => {
 
   test('nexudusMe without a Nexudus login gives UNAUTHENTICATED with zero vendor calls', async () => {
     sim.resetLog();
-    expect((await gw.gql('{ nexudusMe { name } }')).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await gql('{ nexudusMe { name } }')).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(sim.requests).toBe(0);
   });
 
   test('nexudusUserExists: public, a bare true/false; a malformed email makes no call', async () => {
-    expect((await gw.gql('{ a: nexudusUserExists(email: "member@coworking.example") b: nexudusUserExists(email: "ghost@coworking.example") }')).data).toEqual({ a: true, b: false });
+    expect((await gql('{ a: nexudusUserExists(email: "member@coworking.example") b: nexudusUserExists(email: "ghost@coworking.example") }')).data).toEqual({ a: true, b: false });
     sim.resetLog();
-    const bad = await gw.gql('{ nexudusUserExists(email: "not-an-email") }');
+    const bad = await gql('{ nexudusUserExists(email: "not-an-email") }');
     expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
     expect(sim.requests).toBe(0);
   });
@@ -101,21 +170,21 @@ describe('Nexudus slice', () => {
   describe('impersonation', () => {
     test('without a session: UNAUTHENTICATED with zero vendor calls', async () => {
       sim.resetLog();
-      const res = await gw.gql(IMPERSONATE, { id: '303914613' });
+      const res = await gql(IMPERSONATE, { id: '303914613' });
       expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'NEXUDUS' });
       expect(sim.requests).toBe(0);
     });
 
     test('a member without ADMIN or User-Edit gets FORBIDDEN', async () => {
       const { data } = await login('member@coworking.example', 'demo-member-1');
-      const res = await gw.gql(IMPERSONATE, { id: '303914611' }, data!.loginNexudus.token);
+      const res = await gql(IMPERSONATE, { id: '303914611' }, data!.loginNexudus.token);
       expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', vendor: 'NEXUDUS' });
     });
 
     test('an admin gets the vendor token, the portal loginUrl and expiresAt; the link works once', async () => {
       const { data } = await login('admin@coworking.example', 'demo-admin-1');
       sim.resetLog();
-      const res = await gw.gql(IMPERSONATE, { id: '303914613' }, data!.loginNexudus.token);
+      const res = await gql(IMPERSONATE, { id: '303914613' }, data!.loginNexudus.token);
       expect(res.errors).toBeUndefined();
       const imp = res.data!.impersonateNexudusUser;
       const call = sim.log.find((r) => r.path === '/api/sys/users/303914613/token/refresh')!;
@@ -124,22 +193,87 @@ describe('Nexudus slice', () => {
       expect(claims.sub).toBe('303914613');
       expect(claims.exp! - claims.nbf!).toBe(1800);
       expect(imp.userId).toBe('303914613');
-      expect(imp.loginUrl).toBe(`${sim.url}/en/user/login?t=${encodeURIComponent(imp.token)}`);
+      expect(imp.loginUrl).toBe(`${sim.spaceUrl}/en/user/login?t=${encodeURIComponent(imp.token)}`);
       expect(imp.expiresAt).toBe(new Date(claims.exp! * 1000).toISOString().replace('.000Z', '+00:00'));
+      expect(decodeProtectedHeader(imp.token)).toEqual({ alg: 'HS256', typ: 'JWT' });
+      expect(sim.issued.has(imp.token)).toBe(true);
       const first = await fetch(imp.loginUrl, { redirect: 'manual' });
       expect(first.status).toBe(302);
       expect(first.headers.get('set-cookie')).toContain('nexudus_session=');
+      // To the space itself, absolute, as the docs show.
+      expect(first.headers.get('location')).toBe(sim.spaceUrl);
       const second = await fetch(imp.loginUrl, { redirect: 'manual' });
       expect(second.status).toBe(401);
+    });
+
+    test('a missing role, the documented bare 401, is FORBIDDEN after at most one re-login, never a loop', async () => {
+      const { data } = await login('member@coworking.example', 'demo-member-1');
+      const token = data!.loginNexudus.token as string;
+      const refresh = '/api/sys/users/303914611/token/refresh';
+      const forbidden = async () => expect((await gql(IMPERSONATE, { id: '303914611' }, token)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', vendor: 'NEXUDUS' });
+      // The cached bearer's 401 might be staleness: one login, whose bearer /en/user/me accepts, and the same 401.
+      sim.resetLog();
+      await forbidden();
+      expect(sim.log.map((r) => r.path)).toEqual([refresh, '/api/token', '/en/user/me', refresh]);
+      // A bearer this very call obtained is not replaced: its 401 is the answer.
+      gw.gateway.services.tokens.clear();
+      sim.resetLog();
+      await forbidden();
+      expect(sim.log.map((r) => r.path)).toEqual(['/api/token', '/en/user/me', refresh]);
+      // A 401 inside the failure envelope, and any 403, say "may not" at once.
+      sim.forbiddenReply = 'envelope';
+      try {
+        sim.resetLog();
+        await forbidden();
+        expect(sim.log.map((r) => r.path)).toEqual([refresh]);
+      } finally {
+        sim.forbiddenReply = 'bare';
+      }
+      sim.inject({ reply: { status: 403, text: '' }, times: 1, match: (r) => r.path === refresh });
+      sim.resetLog();
+      await forbidden();
+      expect(sim.log.map((r) => r.path)).toEqual([refresh]);
+    });
+
+    test('a 401 on the cached bearer of an impersonation logs in again once; a second 401 does not loop', async () => {
+      const { data } = await login('admin@coworking.example', 'demo-admin-1');
+      const token = data!.loginNexudus.token as string;
+      const refresh = '/api/sys/users/303914613/token/refresh';
+      sim.revokeBearers();
+      sim.resetLog();
+      expect((await gql(IMPERSONATE, { id: '303914613' }, token)).data?.impersonateNexudusUser?.userId).toBe('303914613');
+      expect(sim.log.map((r) => r.path)).toEqual([refresh, '/api/token', '/en/user/me', refresh]);
+      sim.inject({ reply: { status: 401, text: '' }, times: 2, match: (r) => r.path === refresh });
+      sim.resetLog();
+      expect((await gql(IMPERSONATE, { id: '303914613' }, token)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', vendor: 'NEXUDUS' });
+      expect(sim.log.map((r) => r.path)).toEqual([refresh, '/api/token', '/en/user/me', refresh]);
+    });
+
+    test('the failure envelope {Status: 500, WasSuccessful: false} at HTTP 200 is UPSTREAM_ERROR; secrets in its message are not repeated', async () => {
+      const { data } = await login('admin@coworking.example', 'demo-admin-1');
+      const token = data!.loginNexudus.token as string;
+      const refresh = '/api/sys/users/303914613/token/refresh';
+      sim.resetLog();
+      const jwt = (await gql(IMPERSONATE, { id: '303914613' }, token)).data!.impersonateNexudusUser.token as string;
+      const bearer = String(sim.log.find((r) => r.path === refresh)!.headers.authorization);
+      const message = `Object reference not set to an instance of an object. (${bearer}; token ${jwt})`;
+      sim.inject({ reply: { status: 200, json: { Status: 500, Message: message, WasSuccessful: false } }, times: 1, match: (r) => r.path === refresh });
+      sim.resetLog();
+      const res = await gql(IMPERSONATE, { id: '303914613' }, token);
+      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', vendor: 'NEXUDUS' });
+      expect(res.errors![0]!.message).toContain('Object reference not set to an instance of an object.');
+      expect(res.errors![0]!.message).not.toContain(bearer.slice('Bearer '.length));
+      expect(res.errors![0]!.message).not.toContain(jwt);
+      expect(sim.log.map((r) => r.path)).toEqual([refresh]);
     });
 
     test('a User-Edit member may impersonate; an unknown user is NOT_FOUND; a bad id makes no call', async () => {
       const { data } = await login('editor@coworking.example', 'demo-editor-1');
       const token = data!.loginNexudus.token as string;
-      expect((await gw.gql(IMPERSONATE, { id: '303914613' }, token)).data?.impersonateNexudusUser?.userId).toBe('303914613');
-      expect((await gw.gql(IMPERSONATE, { id: '999' }, token)).errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', vendor: 'NEXUDUS' });
+      expect((await gql(IMPERSONATE, { id: '303914613' }, token)).data?.impersonateNexudusUser?.userId).toBe('303914613');
+      expect((await gql(IMPERSONATE, { id: '999' }, token)).errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', vendor: 'NEXUDUS' });
       sim.resetLog();
-      expect((await gw.gql(IMPERSONATE, { id: '../../admin' }, token)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect((await gql(IMPERSONATE, { id: '../../admin' }, token)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       expect(sim.requests).toBe(0);
     });
   });
@@ -149,7 +283,7 @@ describe('Nexudus slice', () => {
       const { data } = await login('admin@coworking.example', 'demo-admin-1');
       sim.inject({ throttle: true, times: 1, match: (r) => r.path === '/en/user/me' });
       const started = Date.now();
-      const res = await gw.gql('{ nexudusMe { email } }', undefined, data!.loginNexudus.token);
+      const res = await gql('{ nexudusMe { email } }', undefined, data!.loginNexudus.token);
       expect(res.data).toEqual({ nexudusMe: { email: 'admin@coworking.example' } });
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     });
@@ -158,15 +292,46 @@ describe('Nexudus slice', () => {
       const { data } = await login('admin@coworking.example', 'demo-admin-1');
       sim.resetLog();
       sim.inject({ throttle: true, times: 1, match: (r) => r.path.startsWith('/api/sys/users/') });
-      const res = await gw.gql(IMPERSONATE, { id: '303914613' }, data!.loginNexudus.token);
+      const res = await gql(IMPERSONATE, { id: '303914613' }, data!.loginNexudus.token);
       expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 1, vendor: 'NEXUDUS' });
       expect(sim.count((r) => r.path.startsWith('/api/sys/users/'))).toBe(1);
+    });
+
+    test('the simulator throttles as documented: a second call within 100 ms gets 409, the reason phrase, Retry-After: 1, an empty body', async () => {
+      const url = `${sim.spaceUrl}/en/user/exists?email=member%40coworking.example`;
+      const first = await raw(url, 'raw-pacing');
+      const second = await raw(url, 'raw-pacing');
+      const [a, b] = sim.log.filter((r) => r.headers['x-forwarded-for'] === 'raw-pacing').map((r) => r.time);
+      expect(b! - a!).toBeLessThan(100);
+      expect(first.status).toBe(200);
+      expect(second.status).toBe(409);
+      expect(second.statusText).toBe('You must wait before accessing this url again.');
+      expect(second.headers.get('retry-after')).toBe('1');
+      expect(await second.text()).toBe('');
+    });
+
+    test('the simulator also enforces 5000 calls an hour and 60 writes a minute per caller (configurable)', async () => {
+      expect(new NexudusSimulator().limits).toEqual({ minIntervalMs: 100, perMinute: 120, perHour: 5000, writesPerMinute: 60 });
+      const small = new NexudusSimulator({ hosts: NEXUDUS_TEST_HOSTS, limits: { minIntervalMs: 0, writesPerMinute: 2, perHour: 4 } });
+      await small.start();
+      try {
+        const post = () => formPost(`${small.apiUrl}/api/token`, 'w', { grant_type: 'password', username: 'member@coworking.example', password: 'demo-member-1' });
+        const get = (caller = 'w') => raw(`${small.spaceUrl}/en/user/exists?email=a%40b.co`, caller);
+        expect([(await post()).status, (await post()).status]).toEqual([200, 200]);
+        const third = await post();
+        expect([third.status, third.headers.get('retry-after')]).toEqual([409, '1']);
+        // Reads are not writes, until the hour's budget is spent.
+        expect([(await get()).status, (await get()).status, (await get()).status]).toEqual([200, 200, 409]);
+        expect((await get('another')).status).toBe(200);
+      } finally {
+        await small.stop();
+      }
     });
 
     test('pacing keeps calls at least 100 ms apart, so Nexudus never has to throttle', async () => {
       sim.resetLog();
       const emails = Array.from({ length: 8 }, (_, i) => `x${i}@coworking.example`);
-      const results = await Promise.all(emails.map((e) => gw.gql('query($e: String!) { nexudusUserExists(email: $e) }', { e })));
+      const results = await Promise.all(emails.map((e) => gql('query($e: String!) { nexudusUserExists(email: $e) }', { e })));
       expect(results.every((r) => r.data?.nexudusUserExists === false)).toBe(true);
       const times = sim.log.map((r) => r.time).sort((a, b) => a - b);
       expect(times).toHaveLength(8);
@@ -179,9 +344,73 @@ describe('Nexudus slice', () => {
     const token = data!.loginNexudus.token as string;
     sim.revokeBearers();
     sim.resetLog();
-    const res = await gw.gql('{ nexudusMe { email } }', undefined, token);
+    const res = await gql('{ nexudusMe { email } }', undefined, token);
     expect(res.data).toEqual({ nexudusMe: { email: 'member@coworking.example' } });
     expect(sim.count((r) => r.path === '/api/token')).toBe(1);
     expect(sim.count((r) => r.path === '/en/user/me')).toBe(3); // refused, the re-login's own, the retry
+  });
+
+  test("the simulator takes the docs' `Authentication` header as well as `Authorization`", async () => {
+    const grant = (await (await formPost(`${sim.apiUrl}/api/token`, 'raw-auth', { grant_type: 'password', username: 'editor@coworking.example', password: 'demo-editor-1' })).json()) as { access_token: string };
+    const me = `${sim.spaceUrl}/en/user/me`;
+    expect((await raw(me, 'raw-auth', { headers: { authentication: `Bearer ${grant.access_token}` } })).status).toBe(200);
+    await sleep(110);
+    expect((await raw(me, 'raw-auth', { headers: { authorization: `Bearer ${grant.access_token}` } })).status).toBe(200);
+    expect((await raw(me, 'raw-auth', { headers: { authentication: `Basic ${Buffer.from('editor@coworking.example:demo-editor-1').toString('base64')}` } })).status).toBe(200);
+    expect((await raw(me, 'raw-auth')).status).toBe(401);
+  });
+});
+
+describe('Nexudus expiry, on a clock moved forward', () => {
+  // Its own simulator and gateway: a moved clock leaves pacing state in the future behind it.
+  let sim: NexudusSimulator;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    sim = await startNexudus({ tokenLifetimeSeconds: 600 });
+    gw = await startGateway(nexudusEnv(sim));
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sim.stop();
+    expectNoSecrets(gw.logs.text, [TEST_SECRET, ...PASSWORDS, ...sim.issued]);
+  });
+
+  test('refresh tokens last 15 days', async () => {
+    const grant = (await (await formPost(`${sim.apiUrl}/api/token`, 'raw-refresh', { grant_type: 'password', username: 'member@coworking.example', password: 'demo-member-1' })).json()) as { refresh_token: string };
+    // A caller per call, since each moves the clock differently.
+    const refresh = (caller: string) => formPost(`${sim.apiUrl}/api/token`, caller, { grant_type: 'refresh_token', refresh_token: grant.refresh_token });
+    let restore = shiftClock(15 * 86_400_000 - 60_000);
+    try {
+      expect((await refresh('raw-refresh-1')).status).toBe(200);
+    } finally {
+      restore();
+    }
+    restore = shiftClock(15 * 86_400_000 + 1000);
+    try {
+      const late = await refresh('raw-refresh-2');
+      expect(late.status).toBe(400);
+      expect(await late.json()).toMatchObject({ error: 'invalid_grant' });
+    } finally {
+      restore();
+    }
+  });
+
+  test('a bearer past its expires_in is not sent again: the next call logs in first', async () => {
+    const login = await gw.gql('mutation { loginNexudus(email: "editor@coworking.example", password: "demo-editor-1") { token } }');
+    const token = login.data!.loginNexudus.token as string;
+    const me = '{ nexudusMe { email } }';
+    sim.resetLog();
+    expect((await gw.gql(me, undefined, token)).data).toEqual({ nexudusMe: { email: 'editor@coworking.example' } });
+    expect(sim.log.map((r) => r.path)).toEqual(['/en/user/me']);
+    const restore = shiftClock(601_000);
+    try {
+      sim.resetLog();
+      expect((await gw.gql(me, undefined, token)).data).toEqual({ nexudusMe: { email: 'editor@coworking.example' } });
+      // The login's own /en/user/me, then the call's: no 401 was needed to notice.
+      expect(sim.log.map((r) => r.path)).toEqual(['/api/token', '/en/user/me', '/en/user/me']);
+    } finally {
+      restore();
+    }
   });
 });
