@@ -109,7 +109,9 @@ export class RateLimiter {
       this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'refused' });
       throw new RateLimitedError(1, 'Too many calls queued for this vendor; retry later', { vendor });
     }
-    const padded = this.safetyMs ? rules.map((r) => ({ limit: r.limit, windowMs: r.windowMs + Math.min(this.safetyMs, r.windowMs / 10) })) : rules;
+    // A tenth of the window, but at least 25 ms: on a short rule (Nexudus' 1 per 100 ms) one late
+    // timer would otherwise land two calls closer together at the vendor than the rule allows.
+    const padded = this.safetyMs ? rules.map((r) => ({ limit: r.limit, windowMs: r.windowMs + Math.min(this.safetyMs, Math.max(25, r.windowMs / 10)) })) : rules;
     // Counted before the first await, so a burst of callers sees itself.
     this.waiting.set(key, queued + 1);
     try {

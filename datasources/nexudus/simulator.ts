@@ -141,7 +141,7 @@ export class NexudusSimulator extends Simulator {
     } catch {
       // No usable Host: it names neither face.
     }
-    return hostname === this.hosts[face] ? undefined : this.notFound(req);
+    return hostname === this.hosts[face] ? undefined : this.errorReply(404, 'Not found');
   }
 
   /**

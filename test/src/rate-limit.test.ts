@@ -89,6 +89,13 @@ describe('rate limiter', () => {
     await jest.advanceTimersByTimeAsync(200_000);
     await Promise.all(calls);
     expect(sent).toEqual([0, 0, 61_000, 61_000]);
+    // A short rule gets at least 25 ms, not a tenth of its window (10 ms).
+    const short: number[] = [];
+    const start = Date.now();
+    const quick = Array.from({ length: 3 }, () => limiter.acquire('NEXUDUS', 'q', [{ limit: 1, windowMs: 100 }], 10_000).then(() => short.push(Date.now() - start)));
+    await jest.advanceTimersByTimeAsync(1_000);
+    await Promise.all(quick);
+    expect(short).toEqual([0, 125, 250]);
   });
 });
 
