@@ -49,21 +49,6 @@ export class MemoryRateStore implements RateStore {
     return { ok: true, at };
   }
 
-  /** Notes a call booked elsewhere (in Redis) at `at`, so this store can take over its history. */
-  record(key: string, rules: RateRule[], at: number): void {
-    let state = this.logs.get(key);
-    if (!state) {
-      state = { rings: rules.map(() => []), last: 0, touched: at };
-      this.logs.set(key, state);
-    }
-    rules.forEach((rule, i) => {
-      const ring = (state.rings[i] ??= []);
-      ring.push(at);
-      if (ring.length > rule.limit) ring.splice(0, ring.length - rule.limit);
-    });
-    state.last = Math.max(state.last, at);
-  }
-
   private sweep(now: number, rules: RateRule[]): void {
     const longest = Math.max(...rules.map((r) => r.windowMs));
     for (const [k, s] of this.logs) if (s.last + longest < now) this.logs.delete(k);

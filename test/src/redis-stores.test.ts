@@ -1,8 +1,31 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { createLogger, SecretRegistry } from '../../src/logger.js';
 import { createRedisStores, type RedisStores } from '../../src/redis.js';
 import { LogCollector } from '../helpers/gateway.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+
+/** A Redis of its own and `n` replicas' stores on it, all connected. */
+async function fleet(n: number, logs = new LogCollector()) {
+  const redis = await startRedis();
+  const logger = createLogger({ level: 'info', secrets: new SecretRegistry(), destination: logs });
+  const stores = Array.from({ length: n }, () => createRedisStores(redis.url, { logger, replicas: n }));
+  for (const s of stores) expect(await s.connected(5000)).toBe(true);
+  return {
+    redis,
+    stores,
+    async close() {
+      await Promise.all(stores.map((s) => s.close()));
+      await redis.stop();
+    },
+  };
+}
+
+/** Books on `key` until refused; how many it booked. */
+async function fill(s: RedisStores, key: string, rules: Array<{ limit: number; windowMs: number }>, now = Date.now()): Promise<number> {
+  let n = 0;
+  while ((await s.rates.reserve(key, rules, now, 0)).ok) n++;
+  return n;
+}
 
 describe('Redis stores', () => {
   let redis: RedisServer;
@@ -61,5 +84,98 @@ describe('Redis stores', () => {
     expect(logs.text).toContain("rate limits fall back to this replica's share");
     await redis.start();
     expect(await one.connected(15_000)).toBe(true);
+  }, 30_000);
+});
+
+describe('Redis stores when Redis misbehaves', () => {
+  const rules = [{ limit: 10, windowMs: 60_000 }];
+  let cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await Promise.all(cleanup.map((c) => c()));
+    cleanup = [];
+  });
+  const start = async (n: number, logs?: LogCollector) => {
+    const f = await fleet(n, logs);
+    cleanup.push(async () => {
+      f.redis.thaw();
+      await f.close();
+    });
+    return f;
+  };
+
+  test('a frozen Redis (SIGSTOP) costs one command timeout, then every call fails or falls back at once until it answers again', async () => {
+    const logs = new LogCollector();
+    const { redis, stores: [one] } = await start(1, logs);
+    await one!.sessions.create({ id: 's1', createdAt: Date.now(), expiresAt: Date.now() + 60_000, logins: [] });
+    redis.freeze();
+    let started = Date.now();
+    await expect(one!.sessions.get('s1')).rejects.toMatchObject({ extensions: { code: 'UPSTREAM_UNAVAILABLE' } });
+    expect(Date.now() - started).toBeLessThan(1_500);
+    started = Date.now();
+    await expect(one!.sessions.get('s1')).rejects.toMatchObject({ extensions: { code: 'UPSTREAM_UNAVAILABLE' } });
+    await expect(one!.sessions.putLogin('s1', { vendor: 'PLATFORM', slot: 'PLATFORM', subject: 'a' })).rejects.toMatchObject({ extensions: { code: 'UPSTREAM_UNAVAILABLE' } });
+    await expect(one!.tokens.get('platform:x')).rejects.toThrow();
+    expect(await one!.failures.recent('f', Date.now(), 60_000)).toEqual([]);
+    expect((await one!.rates.reserve('frozen', rules, Date.now(), 0)).ok).toBe(true);
+    expect(await one!.apq.get('q')).toBeUndefined();
+    expect(await one!.ping()).toBe(false);
+    expect(Date.now() - started).toBeLessThan(100);
+    expect(logs.text).toContain('Redis is unreachable');
+    redis.thaw();
+    expect(await one!.connected(5_000)).toBe(true);
+    expect(await one!.ping()).toBe(true);
+    // It kept its data, and the client its connection: no restart of anything.
+    expect((await one!.sessions.get('s1'))?.id).toBe('s1');
+    expect(logs.text).toContain('Redis is back');
+  }, 20_000);
+
+  test('after Redis restarts empty, each replica keeps to its share for a window: the fleet adds at most one share', async () => {
+    const { redis, stores } = await start(2);
+    const [one, two] = stores as [RedisStores, RedisStores];
+    const now = Date.now();
+    for (let i = 0; i < 8; i++) expect((await one.rates.reserve('restart', rules, now, 0)).ok).toBe(true);
+    for (let i = 0; i < 2; i++) expect((await two.rates.reserve('restart', rules, now, 0)).ok).toBe(true);
+    await redis.stop();
+    await redis.start();
+    expect(await one.connected(15_000)).toBe(true);
+    expect(await two.connected(15_000)).toBe(true);
+    const client = redis.client();
+    expect(await client.keys('sb:r:*')).toEqual([]);
+    client.disconnect();
+    // Shares of 5: one has used 8 (none left), two 2 (three left). Redis alone would allow 10 more.
+    const [a, b] = [await fill(one, 'restart', rules, now), await fill(two, 'restart', rules, now)];
+    expect([a, b]).toEqual([0, 3]);
+    expect(10 + a + b).toBeLessThanOrEqual(10 + 5);
+  }, 30_000);
+
+  test('after booking locally while Redis was away, a replica keeps to its share until those bookings leave the window', async () => {
+    const { redis, stores } = await start(2);
+    const [one, two] = stores as [RedisStores, RedisStores];
+    redis.freeze();
+    const now = Date.now();
+    const [a, b] = await Promise.all([fill(one, 'blip', rules, now), fill(two, 'blip', rules, now)]);
+    expect([a, b]).toEqual([5, 5]);
+    redis.thaw();
+    expect(await one.connected(5_000)).toBe(true);
+    expect(await two.connected(5_000)).toBe(true);
+    // Redis kept its data but never saw those 10 bookings; it alone would allow 10 more.
+    expect([await fill(one, 'blip', rules, now), await fill(two, 'blip', rules, now)]).toEqual([0, 0]);
+  }, 30_000);
+
+  test('with three replicas, what they book without Redis adds at most one share, however the window was used before', async () => {
+    const { redis, stores } = await start(3);
+    const [one, two, three] = stores as [RedisStores, RedisStores, RedisStores];
+    const twelve = [{ limit: 12, windowMs: 60_000 }];
+    const now = Date.now();
+    // One replica used the whole budget; the others know nothing of it once Redis is gone.
+    expect(await fill(one, 'three', twelve, now)).toBe(12);
+    await redis.stop();
+    const more = [await fill(one, 'three', twelve, now), await fill(two, 'three', twelve, now), await fill(three, 'three', twelve, now)];
+    // Shares of 4; without Redis each replica books at most 4 ÷ (3 − 1) = 2.
+    expect(more).toEqual([0, 2, 2]);
+    expect(12 + more[0]! + more[1]! + more[2]!).toBeLessThanOrEqual(12 + 4);
+    // Closed while connected, the clients leave no timer behind.
+    await redis.start();
+    for (const s of stores) expect(await s.connected(15_000)).toBe(true);
   }, 30_000);
 });
