@@ -1,4 +1,4 @@
-import { Pool, type buildConnector } from 'undici';
+import { Pool, type buildConnector, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
   RateLimitedError,
@@ -11,7 +11,7 @@ import {
 import { delay as sleep } from './delay.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { AdaptiveConcurrency, RateLimiter, RateRule } from './rate-limit.js';
+import type { AdaptiveConcurrency, ConcurrencyGate, RateLimiter, RateRule } from './rate-limit.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -32,6 +32,8 @@ export interface UpstreamCall {
   rate?: { key: string; rules: RateRule[] };
   /** Absolute deadline (epoch ms); defaults to now + the upstream timeout. */
   deadline?: number;
+  /** Where the call waits its turn (e.g. one batch's share of an adaptive limit); none by default. */
+  gate?: ConcurrencyGate;
 }
 
 export interface UpstreamResponse {
@@ -47,6 +49,7 @@ export interface UpstreamClientOptions {
   metrics: Metrics;
   logger: Logger;
   limiter?: RateLimiter;
+  /** Told of every throttle and success, so a "dynamic throttle" limit can shrink and grow back. */
   concurrency?: AdaptiveConcurrency;
   /** TLS settings or a connector of our own (certificate pinning). */
   connect?: buildConnector.BuildOptions | buildConnector.connector;
@@ -91,6 +94,51 @@ const NETWORK_CODES = new Set([
 ]);
 
 /**
+ * Gathers one answer straight from undici's dispatch callbacks. `pool.request` would wrap the body
+ * in a Readable stream only for us to read it whole: for small JSON answers the stream machinery
+ * costs more than the rest of the call.
+ */
+class Collect implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private readonly chunks: Buffer[] = [];
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly resolve: (res: UpstreamResponse) => void,
+    private readonly reject: (error: Error) => void,
+    /** performance.now() by which the whole answer must be in. */
+    private readonly deadline: number,
+  ) {}
+
+  // undici tells the two handler styles apart by this method, so it must exist.
+  onRequestStart(): void {}
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+    // bodyTimeout counts idle time between chunks; a body trickling in must still end by the deadline.
+    this.timer ??= setTimeout(() => controller.abort(Object.assign(new Error('body deadline'), { code: 'UND_ERR_BODY_TIMEOUT' })), Math.max(1, this.deadline - performance.now()));
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    clearTimeout(this.timer);
+    const { chunks } = this;
+    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    this.resolve({ status: this.status, headers: this.headers, text });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    clearTimeout(this.timer);
+    this.reject(error);
+  }
+}
+
+/**
  * The one HTTP client every vendor uses. A pool is bound to one origin taken from configuration,
  * so a vendor client cannot be steered to any other address. Redirects are never followed.
  */
@@ -130,7 +178,7 @@ export class UpstreamClient {
     // The timeout is for the vendor's answer: time spent queued behind our own concurrency limit
     // does not count, or a large batch would time out calls it never made.
     const run = () => this.attempts(call, call.deadline ?? Date.now() + this.options.timeoutMs);
-    return this.options.concurrency ? this.options.concurrency.run(run) : run();
+    return call.gate ? call.gate.run(run) : run();
   }
 
   private async attempts(call: UpstreamCall, deadline: number): Promise<UpstreamResponse> {
@@ -212,21 +260,14 @@ export class UpstreamClient {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
-      const res = await this.pool.request({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout });
-      // bodyTimeout counts idle time between chunks; a body trickling in must still end by the deadline.
-      const left = Math.max(1, timeout - (performance.now() - started));
-      const timer = setTimeout(() => res.body.destroy(Object.assign(new Error('body deadline'), { code: 'UND_ERR_BODY_TIMEOUT' })), left);
-      let text: string;
-      try {
-        text = await res.body.text();
-      } finally {
-        clearTimeout(timer);
-      }
-      const status = res.statusCode;
-      const outcome = this.isThrottle(status, res.headers as IncomingHttpHeaders) ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
+      const res = await new Promise<UpstreamResponse>((resolveCall, rejectCall) => {
+        this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, new Collect(resolveCall, rejectCall, started + timeout));
+      });
+      const status = res.status;
+      const outcome = this.isThrottle(status, res.headers) ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
       options.metrics.upstream(vendor, call.operation, outcome, seconds());
       if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
-      return { status, headers: res.headers as IncomingHttpHeaders, text };
+      return res;
     } catch (error) {
       throw this.translate(error, call, seconds());
     }

@@ -140,13 +140,46 @@ export class RateLimiter {
 }
 
 /**
+ * At most `limit()` calls in flight through this gate; waiters queue in FIFO order. A released
+ * slot is handed straight to the next waiter, so `active` already counts it.
+ */
+export class ConcurrencyGate {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(private readonly limit: () => number) {}
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit()) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.drain();
+    }
+  }
+
+  drain(): void {
+    while (this.queue.length > 0 && this.active < this.limit()) {
+      this.active++;
+      this.queue.shift()!();
+    }
+  }
+}
+
+/**
  * Concurrency that shrinks while a vendor throttles and grows back after (AIMD), for vendors
- * that publish no numbers ("dynamic throttle"). Waiters queue in FIFO order.
+ * that publish no numbers ("dynamic throttle"). The limit is shared; `run` gates callers on it
+ * together, and each `batch()` gates one batch on it by itself.
  */
 export class AdaptiveConcurrency {
   private limit: number;
-  private active = 0;
-  private readonly queue: Array<() => void> = [];
+  private readonly gate = new ConcurrencyGate(() => this.limit);
   private successes = 0;
   private lastDecrease = 0;
 
@@ -162,19 +195,16 @@ export class AdaptiveConcurrency {
   }
 
   get inFlight(): number {
-    return this.active;
+    return this.gate.inFlight;
   }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    // A released slot is handed straight to the next waiter, so `active` already counts it.
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
-    else this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.drain();
-    }
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gate.run(fn);
+  }
+
+  /** A gate of its own for one batch, bounded by the shared, adaptive limit. */
+  batch(): ConcurrencyGate {
+    return new ConcurrencyGate(() => this.limit);
   }
 
   /** The vendor throttled: halve, at most once per second so a burst of 429s counts once. */
@@ -192,14 +222,7 @@ export class AdaptiveConcurrency {
     if (++this.successes >= this.limit) {
       this.successes = 0;
       this.limit++;
-      this.drain();
-    }
-  }
-
-  private drain(): void {
-    while (this.queue.length > 0 && this.active < this.limit) {
-      this.active++;
-      this.queue.shift()!();
+      this.gate.drain();
     }
   }
 }

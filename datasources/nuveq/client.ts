@@ -3,7 +3,7 @@ import type { NuveqConfig } from '../../src/config.js';
 import type { Context, VendorDeps } from '../../src/context.js';
 import { BadUserInputError, UnauthenticatedError, UpstreamError, errorFromStatus, vendorMessage } from '../../src/errors.js';
 import { UpstreamClient, type UpstreamResponse } from '../../src/http.js';
-import { AdaptiveConcurrency } from '../../src/rate-limit.js';
+import { AdaptiveConcurrency, type ConcurrencyGate } from '../../src/rate-limit.js';
 import { NUVEQ_USER_FIELDS, type NuveqUserData, type NuveqUserDetailRequest, type NuveqUserRecord } from './models.js';
 
 const VENDOR = 'NUVEQ' as const;
@@ -23,8 +23,9 @@ const BAD_PORT = /\bport\b/i;
 
 /**
  * The Nuveq api-port API: one POST endpoint, the operation chosen by `port`, the API key in the
- * body. There is no batch endpoint, so a batch of users is parallel POSTs under a process-wide
- * concurrency limit that halves while Nuveq throttles and grows back after.
+ * body. There is no batch endpoint, so a batch of users is parallel POSTs, at most NUVEQ_CONCURRENCY
+ * at a time per batch; that limit is shared by the process, halves while Nuveq throttles and grows
+ * back after.
  */
 export class NuveqClient {
   readonly http: UpstreamClient;
@@ -43,7 +44,8 @@ export class NuveqClient {
       logger: deps.logger,
       concurrency: this.concurrency,
       throttleStatuses: [429, 503],
-      connections: config.concurrency * 2,
+      // The per-batch limit bounds one request's fan-out; the pool bounds the whole replica's.
+      connections: Math.max(64, config.concurrency),
     });
   }
 
@@ -56,10 +58,10 @@ export class NuveqClient {
   }
 
   /** One User Detail call: the user, or null when Nuveq knows no such user. */
-  async fetchUser(userId: string): Promise<NuveqUserRecord | null> {
+  async fetchUser(userId: string, gate?: ConcurrencyGate): Promise<NuveqUserRecord | null> {
     const body: NuveqUserDetailRequest = { port: this.config.port, api_id: this.config.apiId, user_id: Number(userId), token_key: this.config.tokenKey };
     // The endpoint is the base URL itself (`.../api/`).
-    const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', json: body, read: true });
+    const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', json: body, read: true, gate });
     const parsed = this.parse(res);
     if (parsed === undefined) {
       if (res.status >= 500) throw errorFromStatus(VENDOR, { status: res.status });
@@ -112,7 +114,9 @@ export class NuveqDataSource {
   ) {
     this.loader = new DataLoader(async (ids) => {
       ctx.services.metrics.batches.inc({ vendor: VENDOR, loader: 'user' });
-      const results = await Promise.all(ids.map((id) => this.client.fetchUser(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+      // Each batch gets the (adaptive) limit of calls in flight; one id needs no gate.
+      const gate = ids.length > 1 ? this.client.concurrency.batch() : undefined;
+      const results = await Promise.all(ids.map((id) => this.client.fetchUser(id, gate).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
       // A failed answer is never kept: asking again (in this request) asks Nuveq again.
       results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));
       return results;

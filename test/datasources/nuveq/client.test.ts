@@ -286,6 +286,16 @@ describe('Nuveq slice', () => {
     expect(sim.maxInFlight).toBe(3);
   });
 
+  test('the limit is per batch: two requests at once each keep 3 in flight, not 3 between them', async () => {
+    const three = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_CONCURRENCY: '3' }));
+    sim.latencyMs = 100;
+    sim.resetLog();
+    const [a, b] = await Promise.all([three.gql(USERS, { ids: idRange(1001, 9) }), three.gql(USERS, { ids: idRange(1101, 9) })]);
+    expect(a.errors ?? b.errors).toBeUndefined();
+    expect(sim.requests).toBe(18);
+    expect(sim.maxInFlight).toBe(6);
+  });
+
   test('a 5 s upstream with a 2 s timeout gives UPSTREAM_TIMEOUT in about 2 s', async () => {
     const quick = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true', UPSTREAM_TIMEOUT_MS: '2000' }));
     sim.latencyMs = 5000;
