@@ -92,6 +92,15 @@ export class Metrics {
     histogram.observe(seconds);
   }
 
+  private readonly batchCounters = new Map<string, { inc(): void }>();
+
+  batch(vendor: VendorName, loader: string): void {
+    const key = `${vendor}\u0000${loader}`;
+    let counter = this.batchCounters.get(key);
+    if (!counter) this.batchCounters.set(key, (counter = this.batches.labels(vendor, loader)));
+    counter.inc();
+  }
+
   operation(type: string, outcome: 'ok' | 'error'): void {
     const key = `${type}\u0000${outcome}`;
     let counter = this.operations.get(key);

@@ -113,7 +113,7 @@ export class NuveqDataSource {
     private readonly ctx: Context,
   ) {
     this.loader = new DataLoader(async (ids) => {
-      ctx.services.metrics.batches.inc({ vendor: VENDOR, loader: 'user' });
+      ctx.services.metrics.batch(VENDOR, 'user');
       // Each batch gets the (adaptive) limit of calls in flight; one id needs no gate.
       const gate = ids.length > 1 ? this.client.concurrency.batch() : undefined;
       const results = await Promise.all(ids.map((id) => this.client.fetchUser(id, gate).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
