@@ -18,7 +18,7 @@ import { GraphQLError, parse, type GraphQLSchema, type ValidationContext } from 
 import type { DestinationStream } from 'pino';
 import { resolvers } from '../resolvers/index.js';
 import { packageInfo, packageRoot, type Config } from './config.js';
-import { Context, type Services } from './context.js';
+import { Context, type RequestInfo, type Services } from './context.js';
 import { createFormatError, errorCodeOf } from './errors.js';
 import { FastPath } from './fast-path.js';
 import { landingPageHtml } from './landing.js';
@@ -54,6 +54,30 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
     req.on('end', onEnd);
     req.once('error', reject);
   });
+}
+
+/**
+ * What a request's context knows of the HTTP request. A class, not an object literal with a
+ * getter: V8 gives every such literal fresh hidden-class metadata in the old generation, which
+ * made each young-generation GC several times slower (2.7 MB promoted per scavenge at 35k req/s).
+ */
+class HttpRequestInfo implements RequestInfo {
+  constructor(
+    private readonly req: IncomingMessage,
+    readonly token: string | undefined,
+    private readonly trustProxy: number,
+  ) {}
+
+  /** The client's address, after TRUST_PROXY hops of X-Forwarded-For; read only by the login throttle. */
+  get clientAddress(): string {
+    const direct = this.req.socket.remoteAddress ?? 'unknown';
+    if (this.trustProxy <= 0) return direct;
+    const hops = String(this.req.headers['x-forwarded-for'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    return hops[hops.length - this.trustProxy] ?? direct;
+  }
 }
 
 export interface GatewayOptions {
@@ -232,16 +256,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let ready = false;
   let closing = false;
 
-  const clientAddress = (req: IncomingMessage): string => {
-    const direct = req.socket.remoteAddress ?? 'unknown';
-    if (config.trustProxy <= 0) return direct;
-    const hops = String(req.headers['x-forwarded-for'] ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    return hops[hops.length - config.trustProxy] ?? direct;
-  };
-
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
@@ -274,12 +288,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const auth = req.headers.authorization;
     const token = auth && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
-    const context = new Context(services, {
-      token: token || undefined,
-      get clientAddress() {
-        return clientAddress(req);
-      },
-    });
+    const context = new Context(services, new HttpRequestInfo(req, token || undefined, config.trustProxy));
     if (fastPath && req.method === 'POST' && isJson) {
       const answer = await fastPath.run(body, req.headers.accept, context);
       if (answer) {
