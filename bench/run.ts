@@ -282,8 +282,10 @@ async function main(): Promise<void> {
   }
   // One request at a time: what B costs beside A, for the gateway and, as the floor this upstream
   // allows, for the bare proxy making the same vendor calls.
-  const serial = async (spec: Omit<LoadSpec, 'duration'>) => (await load({ ...spec, connections: 1, duration: DURATION, sampleEvery: 1 })).msPerRequest;
-  const oneAtATime = { A: await serial(aGateway), B: await serial(bGateway), baselineA: await serial(aBaseline), baselineB: await serial(bBaseline) };
+  const serial = (spec: Omit<LoadSpec, 'duration'>) => load({ ...spec, connections: 1, duration: DURATION, sampleEvery: 1 });
+  const serialRuns = [await serial(aGateway), await serial(bGateway), await serial(aBaseline), await serial(bBaseline)];
+  const [sA, sB, sBaseA, sBaseB] = serialRuns.map((r) => r.msPerRequest) as [number, number, number, number];
+  const oneAtATime = { A: sA, B: sB, baselineA: sBaseA, baselineB: sBaseB };
   console.log(
     `one at a time: gateway A ${round(oneAtATime.A, 3)} ms, B ${round(oneAtATime.B, 3)} ms (${round(oneAtATime.B / oneAtATime.A, 2)}× A); bare proxy A ${round(oneAtATime.baselineA, 3)} ms, B ${round(oneAtATime.baselineB, 3)} ms (${round(oneAtATime.baselineB / oneAtATime.baselineA, 2)}×)`,
   );
@@ -382,8 +384,9 @@ async function main(): Promise<void> {
         baselineB: round(oneAtATime.baselineB, 3),
         baselineRatio: round(oneAtATime.baselineB / oneAtATime.baselineA, 2),
       },
-      checked: b.reduce((n, x) => n + x.gateway.checked + x.baseline.checked, 0),
-      bad: b.reduce((n, x) => n + x.gateway.bad + x.baseline.bad + x.gateway.non2xx + x.gateway.errors, 0),
+      // The one-at-a-time runs check every answer, and count here.
+      checked: b.reduce((n, x) => n + x.gateway.checked + x.baseline.checked, 0) + serialRuns.reduce((n, x) => n + x.checked, 0),
+      bad: b.reduce((n, x) => n + x.gateway.bad + x.baseline.bad + x.gateway.non2xx + x.gateway.errors, 0) + serialRuns.reduce((n, x) => n + x.bad + x.non2xx + x.errors, 0),
       rounds: b,
     },
     C: c,

@@ -40,6 +40,8 @@ export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
   text: string;
+  /** The vendor said "slow down" (its throttle status; a 503 only with Retry-After). */
+  throttled?: boolean;
 }
 
 export interface UpstreamClientOptions {
@@ -49,7 +51,7 @@ export interface UpstreamClientOptions {
   metrics: Metrics;
   logger: Logger;
   limiter?: RateLimiter;
-  /** Told of every throttle and success, so a "dynamic throttle" limit can shrink and grow back. */
+  /** A "dynamic throttle" bound on the whole process, told of every throttle and success. */
   concurrency?: AdaptiveConcurrency;
   /** TLS settings or a connector of our own (certificate pinning). */
   connect?: buildConnector.BuildOptions | buildConnector.connector;
@@ -93,13 +95,13 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+const noop = (): void => undefined;
+
 /**
  * Gathers one answer straight from undici's dispatch callbacks. `pool.request` would wrap the body
  * in a Readable stream only for us to read it whole: for small JSON answers the stream machinery
  * costs more than the rest of the call.
  */
-const noop = (): void => undefined;
-
 class Collect implements Dispatcher.DispatchHandler {
   private status = 0;
   private headers: IncomingHttpHeaders = {};
@@ -193,7 +195,9 @@ export class UpstreamClient {
     // The timeout is for the vendor's answer: time spent queued behind our own concurrency limit
     // does not count, or a large batch would time out calls it never made.
     const run = () => this.attempts(call, call.deadline ?? Date.now() + this.options.timeoutMs);
-    return call.gate ? call.gate.run(run) : run();
+    const shared = this.options.concurrency;
+    const bounded = shared ? () => shared.run(run) : run;
+    return call.gate ? call.gate.run(bounded) : bounded();
   }
 
   private async attempts(call: UpstreamCall, deadline: number): Promise<UpstreamResponse> {
@@ -216,7 +220,7 @@ export class UpstreamClient {
         }
         throw error;
       }
-      if (this.isThrottle(res.status, res.headers)) {
+      if (res.throttled) {
         this.options.concurrency?.throttled();
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
         // Everyone else calling this endpoint waits too, not only this caller.
@@ -279,7 +283,8 @@ export class UpstreamClient {
         this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, new Collect(resolveCall, rejectCall, started + timeout));
       });
       const status = res.status;
-      const outcome = this.isThrottle(status, res.headers) ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
+      res.throttled = this.isThrottle(status, res.headers);
+      const outcome = res.throttled ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
       options.metrics.upstream(vendor, call.operation, outcome, seconds());
       if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
       return res;

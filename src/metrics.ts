@@ -76,35 +76,25 @@ export class Metrics {
 
   // Label children are looked up once: hashing a label object on every call is a measurable part
   // of a fast request.
-  private readonly calls = new Map<string, { inc(): void }>();
-  private readonly latencies = new Map<string, { observe(v: number): void }>();
-  private readonly operations = new Map<string, { inc(): void }>();
+  private readonly children = new Map<string, unknown>();
 
-  upstream(vendor: VendorName, operation: string, outcome: string, seconds?: number): void {
-    const key = `${vendor}\u0000${operation}`;
-    const callKey = `${key}\u0000${outcome}`;
-    let counter = this.calls.get(callKey);
-    if (!counter) this.calls.set(callKey, (counter = this.upstreamCalls.labels(vendor, operation, outcome)));
-    counter.inc();
-    if (seconds === undefined) return;
-    let histogram = this.latencies.get(key);
-    if (!histogram) this.latencies.set(key, (histogram = this.upstreamLatency.labels(vendor, operation)));
-    histogram.observe(seconds);
+  private child<T>(metric: { labels(...values: string[]): T }, kind: string, a: string, b: string, c?: string): T {
+    const key = c === undefined ? `${kind}\u0000${a}\u0000${b}` : `${kind}\u0000${a}\u0000${b}\u0000${c}`;
+    let found = this.children.get(key) as T | undefined;
+    if (found === undefined) this.children.set(key, (found = c === undefined ? metric.labels(a, b) : metric.labels(a, b, c)));
+    return found;
   }
 
-  private readonly batchCounters = new Map<string, { inc(): void }>();
+  upstream(vendor: VendorName, operation: string, outcome: string, seconds?: number): void {
+    this.child(this.upstreamCalls, 'calls', vendor, operation, outcome).inc();
+    if (seconds !== undefined) this.child(this.upstreamLatency, 'latency', vendor, operation).observe(seconds);
+  }
 
   batch(vendor: VendorName, loader: string): void {
-    const key = `${vendor}\u0000${loader}`;
-    let counter = this.batchCounters.get(key);
-    if (!counter) this.batchCounters.set(key, (counter = this.batches.labels(vendor, loader)));
-    counter.inc();
+    this.child(this.batches, 'batch', vendor, loader).inc();
   }
 
   operation(type: string, outcome: 'ok' | 'error'): void {
-    const key = `${type}\u0000${outcome}`;
-    let counter = this.operations.get(key);
-    if (!counter) this.operations.set(key, (counter = this.graphqlOperations.labels(type, outcome)));
-    counter.inc();
+    this.child(this.graphqlOperations, 'operation', type, outcome).inc();
   }
 }

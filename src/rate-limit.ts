@@ -109,6 +109,7 @@ export class RateLimiter {
           throw new RateLimitedError(left / 1000, 'The vendor asked for a pause; retry later', { vendor });
         } else {
           this.options.metrics?.rateLimitWaits.inc({ vendor, result: 'waited' });
+          this.options.metrics?.rateLimitWaitSeconds.observe({ vendor }, left / 1000);
           await delay(left, signal);
           maxWaitMs -= left;
         }
@@ -174,32 +175,44 @@ export class ConcurrencyGate {
 
 /**
  * Concurrency that shrinks while a vendor throttles and grows back after (AIMD), for vendors
- * that publish no numbers ("dynamic throttle"). The limit is shared; `run` gates callers on it
- * together, and each `batch()` gates one batch on it by itself.
+ * that publish no numbers ("dynamic throttle"). Two bounds share the one adaptive factor: each
+ * `batch()` may have `current` calls in flight, and the whole process (`run`) `processMax` scaled
+ * by the same factor, so a throttling vendor sees every caller of this replica back off, not only
+ * each batch.
  */
 export class AdaptiveConcurrency {
+  readonly max: number;
+  readonly processMax: number;
   private limit: number;
-  private readonly gate = new ConcurrencyGate(() => this.limit);
+  private readonly shared = new ConcurrencyGate(() => this.processLimit);
   private successes = 0;
   private lastDecrease = 0;
+  private readonly now: () => number;
 
-  constructor(
-    readonly max: number,
-    private readonly now: () => number = () => Date.now(),
-  ) {
+  constructor(max: number, options: { processMax?: number; now?: () => number } = {}) {
+    this.max = max;
+    this.processMax = Math.max(max, options.processMax ?? max);
+    this.now = options.now ?? (() => Date.now());
     this.limit = max;
   }
 
+  /** Calls one batch may have in flight now. */
   get current(): number {
     return this.limit;
   }
 
-  get inFlight(): number {
-    return this.gate.inFlight;
+  /** Calls the whole process may have in flight now. */
+  get processLimit(): number {
+    return Math.max(1, Math.floor((this.processMax * this.limit) / this.max));
   }
 
+  get inFlight(): number {
+    return this.shared.inFlight;
+  }
+
+  /** Runs under the process-wide bound. */
   run<T>(fn: () => Promise<T>): Promise<T> {
-    return this.gate.run(fn);
+    return this.shared.run(fn);
   }
 
   /** A gate of its own for one batch, bounded by the shared, adaptive limit. */
@@ -222,7 +235,7 @@ export class AdaptiveConcurrency {
     if (++this.successes >= this.limit) {
       this.successes = 0;
       this.limit++;
-      this.gate.drain();
+      this.shared.drain();
     }
   }
 }

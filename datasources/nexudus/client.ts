@@ -21,7 +21,8 @@ const VENDOR = 'NEXUDUS' as const;
 export const NEXUDUS_SLOT = 'NEXUDUS';
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Nexudus allows 60 writes a minute; the token request is a POST, so it is paced as one. */
-const WRITE_RULES: RateRule[] = [{ limit: 60, windowMs: 60_000 }];
+/** Nexudus' budget of writes (POSTs: token requests), on top of the per-identity pacing of every call. */
+export const WRITE_RATE: { key: string; rules: RateRule[] } = { key: 'nexudus:anonymous:writes', rules: [{ limit: 60, windowMs: 60_000 }] };
 
 /** What a session keeps, sealed, to log in again when the bearer is rejected or evicted. */
 interface SealedCredentials {
@@ -84,17 +85,11 @@ export class NexudusClient {
     return this.deps.tokens.key(VENDOR, this.config.url, creds.email.toLowerCase(), creds.password, creds.totp ?? '');
   }
 
-  /** Budget of writes (POSTs), on top of the per-identity pacing of every call. */
-  writeRate(): { key: string; rules: RateRule[] } {
-    return { key: 'nexudus:anonymous:writes', rules: WRITE_RULES };
-  }
-
   /** Password grant, then `/en/user/me` for the subject; both cached with the token. */
   login(creds: SealedCredentials, key: string): () => Promise<TokenGrant<LoginMeta>> {
     return async () => {
       const deadline = Date.now() + this.api.timeoutMs;
-      const writes = this.writeRate();
-      await this.deps.limiter.acquire(VENDOR, writes.key, writes.rules, deadline - Date.now());
+      await this.deps.limiter.acquire(VENDOR, WRITE_RATE.key, WRITE_RATE.rules, deadline - Date.now());
       const res = await this.api.request({
         deadline,
         operation: 'token.password',

@@ -8,6 +8,8 @@ import { NUVEQ_USER_FIELDS, type NuveqUserData, type NuveqUserDetailRequest, typ
 
 const VENDOR = 'NUVEQ' as const;
 const USER_ID = /^\d{1,15}$/;
+/** Connections to Nuveq per replica, and so the most calls it has in flight while Nuveq is happy. */
+const CONNECTIONS = 64;
 
 /*
  * Nuveq does not document its error envelope. What the vendor facts assume, and what this client
@@ -24,8 +26,8 @@ const BAD_PORT = /\bport\b/i;
 /**
  * The Nuveq api-port API: one POST endpoint, the operation chosen by `port`, the API key in the
  * body. There is no batch endpoint, so a batch of users is parallel POSTs, at most NUVEQ_CONCURRENCY
- * at a time per batch; that limit is shared by the process, halves while Nuveq throttles and grows
- * back after.
+ * at a time per batch and 64 for the whole replica; both halve while Nuveq throttles and grow back
+ * after.
  */
 export class NuveqClient {
   readonly http: UpstreamClient;
@@ -35,7 +37,8 @@ export class NuveqClient {
     readonly config: NuveqConfig,
     private readonly deps: VendorDeps,
   ) {
-    this.concurrency = new AdaptiveConcurrency(config.concurrency);
+    // NUVEQ_CONCURRENCY bounds one batch's fan-out; the replica as a whole keeps to the pool.
+    this.concurrency = new AdaptiveConcurrency(config.concurrency, { processMax: CONNECTIONS });
     this.http = new UpstreamClient({
       vendor: VENDOR,
       baseUrl: config.url,
@@ -44,8 +47,7 @@ export class NuveqClient {
       logger: deps.logger,
       concurrency: this.concurrency,
       throttleStatuses: [429, 503],
-      // The per-batch limit bounds one request's fan-out; the pool bounds the whole replica's.
-      connections: Math.max(64, config.concurrency),
+      connections: Math.max(CONNECTIONS, config.concurrency),
     });
   }
 

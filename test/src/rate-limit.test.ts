@@ -122,4 +122,37 @@ describe('adaptive concurrency', () => {
     for (let i = 0; i < 100; i++) c.succeeded();
     expect(c.current).toBe(8);
   });
+
+  test('batches each get the limit; the process bound scales with it when throttled', async () => {
+    const c = new AdaptiveConcurrency(4, { processMax: 6 });
+    let active = 0;
+    const peaks: number[] = [];
+    const batch = async () => {
+      const gate = c.batch();
+      let mine = 0;
+      let peak = 0;
+      await Promise.all(
+        Array.from({ length: 12 }, () =>
+          gate.run(() =>
+            c.run(async () => {
+              peak = Math.max(peak, ++mine);
+              peaks.push(++active);
+              await new Promise((r) => setTimeout(r, 5));
+              active--;
+              mine--;
+            }),
+          ),
+        ),
+      );
+      return peak;
+    };
+    // Two batches of 12: each up to 4 of its own, 6 between them.
+    expect(await Promise.all([batch(), batch()])).toEqual([4, 4]);
+    expect(Math.max(...peaks)).toBe(6);
+    c.throttled();
+    expect([c.current, c.processLimit]).toEqual([2, 3]);
+    peaks.length = 0;
+    expect(await Promise.all([batch(), batch()])).toEqual([2, 2]);
+    expect(Math.max(...peaks)).toBe(3);
+  });
 });

@@ -119,7 +119,8 @@ describe('Redis stores when Redis misbehaves', () => {
     expect((await one!.rates.reserve('frozen', rules, Date.now(), 0)).ok).toBe(true);
     expect(await one!.apq.get('q')).toBeUndefined();
     expect(await one!.ping()).toBe(false);
-    expect(Date.now() - started).toBeLessThan(100);
+    // Well under one command timeout (1 s): nothing waited on the frozen Redis.
+    expect(Date.now() - started).toBeLessThan(500);
     expect(logs.text).toContain('Redis is unreachable');
     redis.thaw();
     expect(await one!.connected(5_000)).toBe(true);

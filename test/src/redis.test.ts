@@ -67,6 +67,25 @@ async function dump(client: Redis): Promise<Map<string, string>> {
   return out;
 }
 
+/** A real Redis, the Nuveq and Platform simulators, and two gateway processes sharing them. */
+async function startPair(): Promise<{ redis: RedisServer; nuveq: NuveqSimulator; platform: PlatformSimulator; a: GatewayProcess; b: GatewayProcess }> {
+  const redis = await startRedis();
+  const nuveq = await startNuveq();
+  const platform = await startPlatform();
+  const env = {
+    ...nuveqEnv(nuveq),
+    ...platformEnv(platform),
+    PLATFORM_RATE_LIMIT: '20',
+    REDIS_URL: redis.url,
+    REPLICAS: '2',
+    SESSION_SECRET: TEST_SECRET,
+    DEMO: 'false',
+    UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
+  };
+  const [a, b] = await Promise.all([spawnGateway(env), spawnGateway(env)]);
+  return { redis, nuveq, platform, a, b };
+}
+
 describe('two replicas on one Redis', () => {
   let redis: RedisServer;
   let nuveq: NuveqSimulator;
@@ -81,20 +100,7 @@ describe('two replicas on one Redis', () => {
   };
 
   beforeAll(async () => {
-    redis = await startRedis();
-    nuveq = await startNuveq();
-    platform = await startPlatform();
-    const env = {
-      ...nuveqEnv(nuveq),
-      ...platformEnv(platform),
-      PLATFORM_RATE_LIMIT: '20',
-      REDIS_URL: redis.url,
-      REPLICAS: '2',
-      SESSION_SECRET: TEST_SECRET,
-      DEMO: 'false',
-      UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
-    };
-    [a, b] = await Promise.all([spawnGateway(env), spawnGateway(env)]);
+    ({ redis, nuveq, platform, a, b } = await startPair());
   }, 60_000);
   afterAll(async () => {
     redis?.thaw();
@@ -250,20 +256,7 @@ describe('a Redis that restarts empty', () => {
   let b: GatewayProcess;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    nuveq = await startNuveq();
-    platform = await startPlatform();
-    const env = {
-      ...nuveqEnv(nuveq),
-      ...platformEnv(platform),
-      PLATFORM_RATE_LIMIT: '20',
-      REDIS_URL: redis.url,
-      REPLICAS: '2',
-      SESSION_SECRET: TEST_SECRET,
-      DEMO: 'false',
-      UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
-    };
-    [a, b] = await Promise.all([spawnGateway(env), spawnGateway(env)]);
+    ({ redis, nuveq, platform, a, b } = await startPair());
   }, 60_000);
   afterAll(async () => {
     for (const p of [a, b]) p?.child.kill('SIGTERM');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { NexudusSimulator } from '../../../datasources/nexudus/simulator.js';
+import { WRITE_RATE } from '../../../datasources/nexudus/client.js';
 import { expectNoSecrets, NEXUDUS_TEST_HOSTS, nexudusEnv, startGateway, startNexudus, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
 
 const PASSWORDS = ['demo-admin-1', 'demo-member-1', 'demo-editor-1', 'demo-2fa-1'];
@@ -138,7 +139,7 @@ describe('Nexudus slice', () => {
       { limit: 120, windowMs: 60_000 },
       { limit: 5000, windowMs: 3_600_000 },
     ]);
-    expect(client.writeRate()).toEqual({ key: 'nexudus:anonymous:writes', rules: [{ limit: 60, windowMs: 60_000 }] });
+    expect(WRITE_RATE).toEqual({ key: 'nexudus:anonymous:writes', rules: [{ limit: 60, windowMs: 60_000 }] });
   });
 
   test('nexudusMe maps the PascalCase record; dates carry an offset; loaded once per request', async () => {

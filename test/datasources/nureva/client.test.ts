@@ -266,19 +266,10 @@ describe('Nureva slice', () => {
       ['voiceAmplificationLevel: 41', 'voiceAmplificationLevel'],
       ['noiseReductionLevel: "Extreme"', 'noiseReductionLevel'],
       ['microphoneMute: null', 'microphoneMute'],
-    ])('out-of-range input (%s) is BAD_USER_INPUT with zero calls', async (input, field) => {
-      const { data } = await login('room-1', 'GENERAL', '');
-      room.resetLog();
-      const res = await gw.gql(`mutation { updateDeviceAudio(deviceId: "room-1", input: { ${input} }) { microphoneGain } }`, undefined, data!.loginNureva.token);
-      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
-      expect(room.requests).toBe(0);
-    });
-
-    test.each([
       ['speakerTrebleLevel: -1', 'speakerTrebleLevel'],
       ['speakerBassLevel: 101', 'speakerBassLevel'],
       ['voiceAmplificationLevel: -1', 'voiceAmplificationLevel'],
-    ])('just outside the range (%s) is BAD_USER_INPUT with zero calls', async (input, field) => {
+    ])('out-of-range input (%s) is BAD_USER_INPUT with zero calls', async (input, field) => {
       const { data } = await login('room-1', 'GENERAL', '');
       room.resetLog();
       const res = await gw.gql(`mutation { updateDeviceAudio(deviceId: "room-1", input: { ${input} }) { microphoneGain } }`, undefined, data!.loginNureva.token);

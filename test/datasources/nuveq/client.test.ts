@@ -256,8 +256,11 @@ describe('Nuveq slice', () => {
     // A slow Nuveq, so the simulator sees each wave of calls together.
     sim.latencyMs = 400;
     sim.resetLog();
+    const started = Date.now();
     const during = fresh.gql(USERS, { ids: idRange(1011, 16) });
-    await sleep(250);
+    // Until the first wave is in, or just before its first answer could be back.
+    while (sim.requests < 4 && Date.now() - started < 380) await sleep(10);
+    await sleep(20);
     // The first wave, before any call has come back: the halved limit exactly.
     expect(sim.requests).toBe(4);
     expect(sim.maxInFlight).toBe(4);
