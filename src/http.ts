@@ -10,7 +10,7 @@ import {
 } from './errors.js';
 import { delay as sleep } from './delay.js';
 import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics, UpstreamSeries } from './metrics.js';
 import type { AdaptiveConcurrency, ConcurrencyGate, RateLimiter, RateRule } from './rate-limit.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -26,6 +26,8 @@ export interface UpstreamCall {
   /** Headers computed per attempt, after any rate-limit wait (tokens are taken at the last moment). */
   auth?: () => Promise<Record<string, string>>;
   json?: unknown;
+  /** A JSON body already serialized (a hot call's body built from a fixed template). */
+  jsonText?: string;
   form?: Record<string, string>;
   /** Reads may be retried (throttling, 502/503/504, connection failures); writes never are. */
   read?: boolean;
@@ -166,6 +168,8 @@ export class UpstreamClient {
   private readonly throttle: Set<number>;
   private readonly debug: boolean;
   private readonly maxAttempts: number;
+  /** Metric series per operation (a handful of fixed names), kept so a call builds no label keys. */
+  private readonly seriesByOperation = new Map<string, UpstreamSeries>();
 
   constructor(private readonly options: UpstreamClientOptions) {
     this.vendor = options.vendor;
@@ -261,8 +265,8 @@ export class UpstreamClient {
     const { vendor, options } = this;
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
     let body: string | undefined;
-    if (call.json !== undefined) {
-      body = JSON.stringify(call.json);
+    if (call.jsonText !== undefined || call.json !== undefined) {
+      body = call.jsonText ?? JSON.stringify(call.json);
       headers['content-type'] = 'application/json';
     } else if (call.form !== undefined) {
       body = new URLSearchParams(call.form).toString();
@@ -285,7 +289,7 @@ export class UpstreamClient {
       const status = res.status;
       res.throttled = this.isThrottle(status, res.headers);
       const outcome = res.throttled ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
-      options.metrics.upstream(vendor, call.operation, outcome, seconds());
+      this.series(call.operation).record(outcome, seconds());
       if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
       return res;
     } catch (error) {
@@ -320,9 +324,15 @@ export class UpstreamClient {
       outcome = 'error';
       mapped = new UpstreamUnavailableError(vendor, 'The vendor could not be reached');
     }
-    options.metrics.upstream(vendor, call.operation, outcome, seconds);
+    this.series(call.operation).record(outcome, seconds);
     options.logger.warn({ vendor, operation: call.operation, outcome, errorCode: code ?? cause?.code }, 'vendor call failed');
     return mapped;
+  }
+
+  private series(operation: string): UpstreamSeries {
+    let series = this.seriesByOperation.get(operation);
+    if (!series) this.seriesByOperation.set(operation, (series = this.options.metrics.upstreamOf(this.vendor, operation)));
+    return series;
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,10 @@ import type { VendorName } from './errors.js';
  * One registry per gateway instance (tests run several in one process). Labels are bounded:
  * vendor, a fixed operation name chosen in code, an outcome, an error code; never user input.
  */
+export interface UpstreamSeries {
+  record(outcome: string, seconds?: number): void;
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -86,8 +90,21 @@ export class Metrics {
   }
 
   upstream(vendor: VendorName, operation: string, outcome: string, seconds?: number): void {
-    this.child(this.upstreamCalls, 'calls', vendor, operation, outcome).inc();
-    if (seconds !== undefined) this.child(this.upstreamLatency, 'latency', vendor, operation).observe(seconds);
+    this.upstreamOf(vendor, operation).record(outcome, seconds);
+  }
+
+  /** One vendor operation's series, for a caller to keep: recording then costs no key building. */
+  upstreamOf(vendor: VendorName, operation: string): UpstreamSeries {
+    const latency = this.child(this.upstreamLatency, 'latency', vendor, operation);
+    const calls = new Map<string, { inc(): void }>();
+    return {
+      record: (outcome, seconds) => {
+        let counter = calls.get(outcome);
+        if (!counter) calls.set(outcome, (counter = this.child(this.upstreamCalls, 'calls', vendor, operation, outcome)));
+        counter.inc();
+        if (seconds !== undefined) latency.observe(seconds);
+      },
+    };
   }
 
   batch(vendor: VendorName, loader: string): void {

@@ -154,15 +154,40 @@ export class ConcurrencyGate {
     return this.active;
   }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit()) await new Promise<void>((resolve) => this.queue.push(resolve));
-    else this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.drain();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    // No async/await here: this wraps every vendor call, and the common case never waits.
+    if (this.active < this.limit()) {
+      this.active++;
+      return this.start(fn);
     }
+    return new Promise<void>((resolve) => this.queue.push(resolve)).then(() => this.start(fn));
+  }
+
+  /** Runs `fn` in a slot already counted, and gives the slot back however it ends. */
+  private start<T>(fn: () => Promise<T>): Promise<T> {
+    let running: Promise<T>;
+    try {
+      running = fn();
+    } catch (error) {
+      this.release();
+      return Promise.reject(error);
+    }
+    return running.then(this.settled, this.failed) as Promise<T>;
+  }
+
+  private readonly settled = <T>(value: T): T => {
+    this.release();
+    return value;
+  };
+
+  private readonly failed = (error: unknown): never => {
+    this.release();
+    throw error;
+  };
+
+  private release(): void {
+    this.active--;
+    this.drain();
   }
 
   drain(): void {

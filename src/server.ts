@@ -33,6 +33,7 @@ import { TokenCache, type TokenStore } from './token-cache.js';
 import { createVendors } from './vendors.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+const BEARER = /^Bearer\s+(.*)$/is;
 
 /** The request body as text, or undefined once it passes MAX_BODY_BYTES (the rest is drained). */
 function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -287,7 +288,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
     }
     const auth = req.headers.authorization;
-    const token = auth && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
+    const token = auth ? BEARER.exec(auth)?.[1]?.trim() : undefined;
     const context = new Context(services, new HttpRequestInfo(req, token || undefined, config.trustProxy));
     if (fastPath && req.method === 'POST' && isJson) {
       const answer = await fastPath.run(body, req.headers.accept, context);
