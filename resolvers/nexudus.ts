@@ -9,8 +9,9 @@ export const nexudusResolvers: Resolvers = {
   },
   Mutation: {
     loginNexudus: async (_parent, { email, password, totp }, ctx) => {
+      const target = await ctx.loginTarget();
       const login = await ctx.nexudus.login(email, password, totp);
-      return ctx.services.sessions.attach(await ctx.current(), login);
+      return ctx.services.sessions.attach(target, login);
     },
     impersonateNexudusUser: (_parent, { userId }, ctx) => ctx.nexudus.impersonate(userId),
   },

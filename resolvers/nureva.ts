@@ -7,8 +7,9 @@ export const nurevaResolvers: Resolvers = {
   },
   Mutation: {
     loginNureva: async (_parent, { deviceId, account, password }, ctx) => {
+      const target = await ctx.loginTarget();
       const login = await ctx.nureva.login(deviceId, account, password);
-      return ctx.services.sessions.attach(await ctx.current(), login);
+      return ctx.services.sessions.attach(target, login);
     },
     updateDeviceAudio: (_parent, { deviceId, input }, ctx) => ctx.nureva.updateAudio(deviceId, input),
     changeDeviceVolume: (_parent, { deviceId, direction }, ctx) => ctx.nureva.changeVolume(deviceId, direction),

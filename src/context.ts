@@ -79,6 +79,16 @@ export class Context {
     );
   }
 
+  /**
+   * Where a login will go: the caller's session, if any. Resolved before the vendor is asked, and
+   * refused at once when the session store is down.
+   */
+  async loginTarget(): Promise<{ token: string; session: SessionRecord } | undefined> {
+    const current = await this.current();
+    this.services.sessions.assertWritable();
+    return current;
+  }
+
   /** The caller's session with its token, for logins that attach to it. */
   async current(): Promise<{ token: string; session: SessionRecord } | undefined> {
     const session = await this.session();

@@ -5,7 +5,7 @@ import { ErrorCode, SwitchboardError } from './errors.js';
 import type { Logger } from './logger.js';
 import { MemoryFailureStore, type FailureStore } from './login-throttle.js';
 import type { RateRule, RateStore, Reservation } from './rate-limit.js';
-import type { SessionRecord, SessionStore, StoredLogin } from './sessions.js';
+import { StoreUnavailableError, type SessionRecord, type SessionStore, type StoredLogin } from './sessions.js';
 import type { TokenStore } from './token-cache.js';
 
 /**
@@ -21,12 +21,6 @@ import type { TokenStore } from './token-cache.js';
  * - failed logins are counted per replica;
  * - /ready answers 503.
  */
-
-export class StoreUnavailableError extends SwitchboardError {
-  constructor() {
-    super(ErrorCode.UPSTREAM_UNAVAILABLE, 'The session store is unavailable; try again shortly');
-  }
-}
 
 const PUT_LOGIN = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -211,6 +205,10 @@ export class RedisSessionStore implements SessionStore {
     private readonly redis: Client,
     private readonly breaker: Breaker,
   ) {}
+
+  available(): boolean {
+    return this.breaker.up;
+  }
 
   private async run<T>(op: () => Promise<T>): Promise<T> {
     try {

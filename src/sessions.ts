@@ -1,7 +1,7 @@
 import { hash, randomUUID, webcrypto } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { VendorName } from './errors.js';
+import { ErrorCode, SwitchboardError, type VendorName } from './errors.js';
 
 export type NurevaAccountName = 'MONITOR' | 'GENERAL' | 'INTEGRATOR' | 'ADMIN';
 
@@ -51,6 +51,8 @@ export interface SessionStore {
   delete(id: string): Promise<void>;
   /** True when the store answers (readiness). */
   ping(): Promise<boolean>;
+  /** False when the store is already known to be down, so no call is needed to tell. */
+  available?(): boolean;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,13 @@ export interface SessionStore {
  */
 function copy(record: SessionRecord): SessionRecord {
   return { ...record, logins: record.logins.slice() };
+}
+
+/** The session store cannot be reached: sessions fail closed. */
+export class StoreUnavailableError extends SwitchboardError {
+  constructor() {
+    super(ErrorCode.UPSTREAM_UNAVAILABLE, 'The session store is unavailable; try again shortly');
+  }
 }
 
 export class MemorySessionStore implements SessionStore {
@@ -176,6 +185,14 @@ export class SessionManager {
     const session = await this.store.get(id);
     if (!session || session.expiresAt <= this.now()) return undefined;
     return session;
+  }
+
+  /**
+   * Fails at once when a login could not be kept: checked before the vendor is asked, so an
+   * outage of the store spends no vendor budget and no failed-login count.
+   */
+  assertWritable(): void {
+    if (this.store.available?.() === false) throw new StoreUnavailableError();
   }
 
   /**

@@ -222,8 +222,11 @@ describe('two replicas on one Redis', () => {
       const res = await gql(p.url, '{ session { id } nuveqUser(userId: "1001") { userId } }', undefined, token);
       expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
     }
+    const platformCalls = platform.requests;
     const down = await login(a);
     expect(down.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
+    // A login that could not be kept is refused before Platform is asked: no budget spent.
+    expect(platform.requests).toBe(platformCalls);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect((await gql(a.url, '{ __typename }')).data).toEqual({ __typename: 'Query' });
     await redis.start();
