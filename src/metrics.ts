@@ -1,14 +1,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { VendorName } from './errors.js';
 
-/**
- * One registry per gateway instance (tests run several in one process). Labels are bounded:
- * vendor, a fixed operation name chosen in code, an outcome, an error code; never user input.
- */
+/** One vendor operation's call counter and latency histogram, recorded together. */
 export interface UpstreamSeries {
   record(outcome: string, seconds?: number): void;
 }
 
+/**
+ * One registry per gateway instance (tests run several in one process). Labels are bounded:
+ * vendor, a fixed operation name chosen in code, an outcome, an error code; never user input.
+ */
 export class Metrics {
   readonly registry = new Registry();
 
@@ -87,10 +88,6 @@ export class Metrics {
     let found = this.children.get(key) as T | undefined;
     if (found === undefined) this.children.set(key, (found = c === undefined ? metric.labels(a, b) : metric.labels(a, b, c)));
     return found;
-  }
-
-  upstream(vendor: VendorName, operation: string, outcome: string, seconds?: number): void {
-    this.upstreamOf(vendor, operation).record(outcome, seconds);
   }
 
   /** One vendor operation's series, for a caller to keep: recording then costs no key building. */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { Redis, ReplyError } from 'ioredis';
-import { ErrorCode, SwitchboardError } from './errors.js';
 import type { Logger } from './logger.js';
 import { MemoryFailureStore, type FailureStore } from './login-throttle.js';
 import type { RateRule, RateStore, Reservation } from './rate-limit.js';

@@ -68,7 +68,17 @@ async function dump(client: Redis): Promise<Map<string, string>> {
 }
 
 /** A real Redis, the Nuveq and Platform simulators, and two gateway processes sharing them. */
-async function startPair(): Promise<{ redis: RedisServer; nuveq: NuveqSimulator; platform: PlatformSimulator; a: GatewayProcess; b: GatewayProcess }> {
+interface Pair {
+  redis: RedisServer;
+  nuveq: NuveqSimulator;
+  platform: PlatformSimulator;
+  a: GatewayProcess;
+  b: GatewayProcess;
+  /** Stops both gateways, then Redis (thawed first, in case a test froze it) and the simulators. */
+  stop(): Promise<void>;
+}
+
+async function startPair(): Promise<Pair> {
   const redis = await startRedis();
   const nuveq = await startNuveq();
   const platform = await startPlatform();
@@ -83,7 +93,27 @@ async function startPair(): Promise<{ redis: RedisServer; nuveq: NuveqSimulator;
     UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
   };
   const [a, b] = await Promise.all([spawnGateway(env), spawnGateway(env)]);
-  return { redis, nuveq, platform, a, b };
+  const stop = async () => {
+    redis.thaw();
+    for (const p of [a, b]) p.child.kill('SIGTERM');
+    await Promise.all([a.exit, b.exit]);
+    await redis.stop();
+    await nuveq.stop();
+    await platform.stop();
+  };
+  return { redis, nuveq, platform, a, b, stop };
+}
+
+/** Starts a pair for the enclosing describe, hands it over, and stops it after the last test. */
+function usePair(take: (pair: Pair) => void): void {
+  let pair: Pair | undefined;
+  beforeAll(async () => {
+    pair = await startPair();
+    take(pair);
+  }, 60_000);
+  afterAll(async () => {
+    await pair?.stop();
+  });
 }
 
 describe('two replicas on one Redis', () => {
@@ -99,17 +129,7 @@ describe('two replicas on one Redis', () => {
     return res;
   };
 
-  beforeAll(async () => {
-    ({ redis, nuveq, platform, a, b } = await startPair());
-  }, 60_000);
-  afterAll(async () => {
-    redis?.thaw();
-    for (const p of [a, b]) p?.child.kill('SIGTERM');
-    await Promise.all([a?.exit, b?.exit]);
-    await redis?.stop();
-    await nuveq?.stop();
-    await platform?.stop();
-  });
+  usePair((pair) => ({ redis, nuveq, platform, a, b } = pair));
 
   test('a session created on A works on B', async () => {
     const res = await login(a);
@@ -258,16 +278,7 @@ describe('a Redis that restarts empty', () => {
   let a: GatewayProcess;
   let b: GatewayProcess;
 
-  beforeAll(async () => {
-    ({ redis, nuveq, platform, a, b } = await startPair());
-  }, 60_000);
-  afterAll(async () => {
-    for (const p of [a, b]) p?.child.kill('SIGTERM');
-    await Promise.all([a?.exit, b?.exit]);
-    await redis?.stop();
-    await nuveq?.stop();
-    await platform?.stop();
-  });
+  usePair((pair) => ({ redis, nuveq, platform, a, b } = pair));
 
   test('forgets no budget: the fleet stays within the budget plus one replica\'s share', async () => {
     const burst = () => Promise.all([...Array.from({ length: 25 }, () => gql(a.url, LOGIN)), ...Array.from({ length: 25 }, () => gql(b.url, LOGIN))]);
