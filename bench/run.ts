@@ -285,9 +285,12 @@ async function main(): Promise<void> {
   const serial = (spec: Omit<LoadSpec, 'duration'>) => load({ ...spec, connections: 1, duration: DURATION, sampleEvery: 1 });
   const serialRuns = [await serial(aGateway), await serial(bGateway), await serial(aBaseline), await serial(bBaseline)];
   const [sA, sB, sBaseA, sBaseB] = serialRuns.map((r) => r.msPerRequest) as [number, number, number, number];
-  const oneAtATime = { A: sA, B: sB, baselineA: sBaseA, baselineB: sBaseB };
+  // The floor under B: the same vendor calls made from the server's core with nothing in between.
+  const floor = await start(resolve(DIST, 'bench/upstream-floor.js'), [], { ...simEnv, FLOOR_SECONDS: String(Math.min(5, DURATION)) }, SERVER_CORE);
+  await new Promise((r) => (floor.child.exitCode === null ? floor.child.once('exit', r) : r(undefined)));
+  const oneAtATime = { A: sA, B: sB, baselineA: sBaseA, baselineB: sBaseB, upstreamOneCall: floor.first.oneCallMs as number, upstreamFifty: floor.first.fiftyCallsMs as number };
   console.log(
-    `one at a time: gateway A ${round(oneAtATime.A, 3)} ms, B ${round(oneAtATime.B, 3)} ms (${round(oneAtATime.B / oneAtATime.A, 2)}× A); bare proxy A ${round(oneAtATime.baselineA, 3)} ms, B ${round(oneAtATime.baselineB, 3)} ms (${round(oneAtATime.baselineB / oneAtATime.baselineA, 2)}×)`,
+    `one at a time: gateway A ${round(oneAtATime.A, 3)} ms, B ${round(oneAtATime.B, 3)} ms (${round(oneAtATime.B / oneAtATime.A, 2)}× A); bare proxy A ${round(oneAtATime.baselineA, 3)} ms, B ${round(oneAtATime.baselineB, 3)} ms (${round(oneAtATime.baselineB / oneAtATime.baselineA, 2)}×); the upstream alone: one call ${round(oneAtATime.upstreamOneCall, 3)} ms, 50 calls ${round(oneAtATime.upstreamFifty, 3)} ms`,
   );
   await Promise.all([gateway.stop(), baseline.stop(), sims.stop()]);
 
@@ -383,6 +386,9 @@ async function main(): Promise<void> {
         baselineA: round(oneAtATime.baselineA, 3),
         baselineB: round(oneAtATime.baselineB, 3),
         baselineRatio: round(oneAtATime.baselineB / oneAtATime.baselineA, 2),
+        upstreamOneCall: round(oneAtATime.upstreamOneCall, 3),
+        upstreamFiftyCalls: round(oneAtATime.upstreamFifty, 3),
+        upstreamFiftyCallsRatioToA: round(oneAtATime.upstreamFifty / oneAtATime.A, 2),
       },
       // The one-at-a-time runs check every answer, and count here.
       checked: b.reduce((n, x) => n + x.gateway.checked + x.baseline.checked, 0) + serialRuns.reduce((n, x) => n + x.checked, 0),
@@ -434,7 +440,7 @@ function markdown(r: any): string {
     row('B: Switchboard, `nuveqUsers` of 100 ids (50 distinct)', r.B.gateway),
     '',
     `- **A** ratio to the bare proxy (median of rounds, min–max): **${r.A.ratio.median}** (${r.A.ratio.min}–${r.A.ratio.max}); sampled answers checked: ${r.A.checked}, wrong: ${r.A.bad}.`,
-    `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A; the bare proxy making the same calls: ${r.B.oneAtATimeMs.baselineA} ms and ${r.B.oneAtATimeMs.baselineB} ms, ${r.B.oneAtATimeMs.baselineRatio}×); ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
+    `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A; the bare proxy making the same calls: ${r.B.oneAtATimeMs.baselineA} ms and ${r.B.oneAtATimeMs.baselineB} ms, ${r.B.oneAtATimeMs.baselineRatio}×; the 50 vendor calls alone, made straight from the server's core: ${r.B.oneAtATimeMs.upstreamFiftyCalls} ms, **${r.B.oneAtATimeMs.upstreamFiftyCallsRatioToA}×** A, one call ${r.B.oneAtATimeMs.upstreamOneCall} ms); ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
     r.C ? `- **C** cold start: ${r.C.answered}/${r.C.operations} Platform operations answered in ${r.C.ms} ms with **${r.C.serviceLogins}** service login(s).` : '- **C** skipped in this run.',
     r.D
       ? `- **D** ${r.D.offeredPerSecond} req/s for ${r.D.seconds} s against a ${r.D.budgetPerMinute}/min budget: ${r.D.requests} requests, ${r.D.answeredWithData} with data, ${r.D.answeredRateLimited} RATE_LIMITED with retryAfter, ${r.D.otherAnswers} other; most calls in any 60 s window at the vendor: **${r.D.maxInAny60sWindow}**.`

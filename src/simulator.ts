@@ -53,7 +53,7 @@ export interface SimulatorOptions {
   tls?: { key: string; cert: string };
   /** Latency added to every answer. */
   latencyMs?: number;
-  /** Most requests kept in the log (counters keep counting). */
+  /** Requests kept in the log, give or take an eighth (counters keep counting). */
   logLimit?: number;
 }
 
@@ -65,7 +65,7 @@ interface Route {
 }
 
 export abstract class Simulator {
-  /** Requests received, oldest first (bounded by logLimit). */
+  /** Requests received, oldest first: the last logLimit of them, and up to an eighth more. */
   readonly log: SimRequest[] = [];
   requests = 0;
   connections = 0;
@@ -202,7 +202,10 @@ export abstract class Simulator {
       }
       this.requests++;
       this.log.push(simReq);
-      if (this.log.length > (this.options.logLimit ?? 50_000)) this.log.splice(0, this.log.length - (this.options.logLimit ?? 50_000));
+      // Trimmed in chunks of an eighth: dropping the oldest entry on every request moved the whole
+      // array each time, which cost ~7 µs a request at 5,000 entries and ~40 µs at 50,000.
+      const limit = this.options.logLimit ?? 50_000;
+      if (this.log.length >= limit + Math.max(1, limit >> 3)) this.log.splice(0, this.log.length - limit);
 
       const fault = this.takeFault(simReq);
       const latency = this.latencyMs + (fault?.latencyMs ?? 0);

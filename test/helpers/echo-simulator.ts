@@ -1,9 +1,9 @@
-import { Simulator, type SimHandler } from '../../src/simulator.js';
+import { Simulator, type SimHandler, type SimulatorOptions } from '../../src/simulator.js';
 
 /** A bare simulator whose routes a test defines, for exercising the shared HTTP client. */
 export class EchoSimulator extends Simulator {
-  constructor() {
-    super('echo');
+  constructor(options: SimulatorOptions = {}) {
+    super('echo', options);
   }
   on(method: string, path: string, handler: SimHandler): this {
     this.route(method, path, handler);
