@@ -109,6 +109,7 @@ class Collect implements Dispatcher.DispatchHandler {
   private headers: IncomingHttpHeaders = {};
   private chunks: Buffer[] = [];
   private timer?: NodeJS.Timeout;
+  private ended = false;
 
   constructor(
     private resolve: (res: UpstreamResponse) => void,
@@ -123,8 +124,13 @@ class Collect implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.status = statusCode;
     this.headers = headers;
-    // bodyTimeout counts idle time between chunks; a body trickling in must still end by the deadline.
-    this.timer ??= setTimeout(() => controller.abort(Object.assign(new Error('body deadline'), { code: 'UND_ERR_BODY_TIMEOUT' })), Math.max(1, this.deadline - performance.now()));
+    // bodyTimeout counts idle time between chunks; a body trickling in must still end by the
+    // deadline. undici parses what has arrived in one go, so an answer that came whole with its
+    // headers has ended before this microtask runs, and needs no timer.
+    queueMicrotask(() => {
+      if (this.ended) return;
+      this.timer ??= setTimeout(() => controller.abort(Object.assign(new Error('body deadline'), { code: 'UND_ERR_BODY_TIMEOUT' })), Math.max(1, this.deadline - performance.now()));
+    });
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -132,7 +138,8 @@ class Collect implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    clearTimeout(this.timer);
+    this.ended = true;
+    if (this.timer) clearTimeout(this.timer);
     const { chunks, resolve } = this;
     const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
     resolve({ status: this.status, headers: this.headers, text });
@@ -140,7 +147,8 @@ class Collect implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    clearTimeout(this.timer);
+    this.ended = true;
+    if (this.timer) clearTimeout(this.timer);
     this.reject(error);
     this.release();
   }

@@ -7,17 +7,46 @@ export interface UpstreamSeries {
 }
 
 /**
+ * Counts for one label set of a hot counter, kept in a plain number and added to prom-client's
+ * counter when the registry is read: prom-client hashes and validates the labels on every `inc`,
+ * even through a `labels()` child, and vendor calls count several times per request.
+ */
+class Tally {
+  pending = 0;
+  constructor(readonly labels: Record<string, string>) {}
+  inc(): void {
+    this.pending++;
+  }
+}
+
+/** The label names of each tallied counter, in the order its tally takes the values. */
+const TALLY_LABELS = { calls: ['vendor', 'operation', 'outcome'], operations: ['type', 'outcome'], batches: ['vendor', 'loader'] } as const;
+
+/** A Counter's `collect` (prom-client calls it, with the counter as `this`, before every read). */
+function flushing(tallies: Tally[]) {
+  return function collect(this: Counter): void {
+    for (const t of tallies) {
+      if (t.pending === 0) continue;
+      this.inc(t.labels, t.pending);
+      t.pending = 0;
+    }
+  };
+}
+
+/**
  * One registry per gateway instance (tests run several in one process). Labels are bounded:
  * vendor, a fixed operation name chosen in code, an outcome, an error code; never user input.
  */
 export class Metrics {
   readonly registry = new Registry();
+  private readonly tallies: Record<keyof typeof TALLY_LABELS, Tally[]> = { calls: [], operations: [], batches: [] };
 
   readonly upstreamCalls = new Counter({
     name: 'switchboard_upstream_requests_total',
     help: 'Vendor calls by vendor, operation and outcome',
     labelNames: ['vendor', 'operation', 'outcome'] as const,
     registers: [this.registry],
+    collect: flushing(this.tallies.calls),
   });
   readonly upstreamLatency = new Histogram({
     name: 'switchboard_upstream_request_duration_seconds',
@@ -50,6 +79,7 @@ export class Metrics {
     help: 'GraphQL operations by type and outcome',
     labelNames: ['type', 'outcome'] as const,
     registers: [this.registry],
+    collect: flushing(this.tallies.operations),
   });
   readonly graphqlErrors = new Counter({
     name: 'switchboard_graphql_errors_total',
@@ -62,6 +92,7 @@ export class Metrics {
     help: 'Per-request DataLoader batches dispatched, by vendor and loader',
     labelNames: ['vendor', 'loader'] as const,
     registers: [this.registry],
+    collect: flushing(this.tallies.batches),
   });
   readonly loginThrottled = new Counter({
     name: 'switchboard_login_throttled_total',
@@ -90,14 +121,25 @@ export class Metrics {
     return found;
   }
 
+  private tally(kind: keyof typeof TALLY_LABELS, a: string, b: string, c?: string): Tally {
+    const key = c === undefined ? `${kind}\u0000${a}\u0000${b}` : `${kind}\u0000${a}\u0000${b}\u0000${c}`;
+    let found = this.children.get(key) as Tally | undefined;
+    if (found === undefined) {
+      const values = c === undefined ? [a, b] : [a, b, c];
+      this.children.set(key, (found = new Tally(Object.fromEntries(TALLY_LABELS[kind].map((name, i) => [name, values[i]!])))));
+      this.tallies[kind].push(found);
+    }
+    return found;
+  }
+
   /** One vendor operation's series, for a caller to keep: recording then costs no key building. */
   upstreamOf(vendor: VendorName, operation: string): UpstreamSeries {
     const latency = this.child(this.upstreamLatency, 'latency', vendor, operation);
-    const calls = new Map<string, { inc(): void }>();
+    const calls = new Map<string, Tally>();
     return {
       record: (outcome, seconds) => {
         let counter = calls.get(outcome);
-        if (!counter) calls.set(outcome, (counter = this.child(this.upstreamCalls, 'calls', vendor, operation, outcome)));
+        if (!counter) calls.set(outcome, (counter = this.tally('calls', vendor, operation, outcome)));
         counter.inc();
         if (seconds !== undefined) latency.observe(seconds);
       },
@@ -105,10 +147,10 @@ export class Metrics {
   }
 
   batch(vendor: VendorName, loader: string): void {
-    this.child(this.batches, 'batch', vendor, loader).inc();
+    this.tally('batches', vendor, loader).inc();
   }
 
   operation(type: string, outcome: 'ok' | 'error'): void {
-    this.child(this.graphqlOperations, 'operation', type, outcome).inc();
+    this.tally('operations', type, outcome).inc();
   }
 }

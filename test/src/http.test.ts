@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { RateLimitedError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from '../../src/errors.js';
 import { parseJson, parseRetryAfter, UpstreamClient } from '../../src/http.js';
@@ -111,6 +112,43 @@ describe('upstream client', () => {
     expect(Date.now() - t).toBeGreaterThanOrEqual(450);
     expect(Date.now() - t).toBeLessThan(1500);
     await fast.close();
+  });
+
+  test.each([
+    ['headers, then a body that trickles in', (res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(' ')), 100);
+      res.on('close', () => clearInterval(drip));
+    }],
+    ['headers and the first bytes of the body, then a trickle', (res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"a":');
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(' ')), 100);
+      res.on('close', () => clearInterval(drip));
+    }],
+    ['headers, then no body at all', (res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '10' });
+      res.flushHeaders();
+    }],
+  ])('a vendor sending %s gives UPSTREAM_TIMEOUT at the deadline, not later', async (_what, answer) => {
+    // Each chunk resets undici's idle bodyTimeout, so only the gateway's own deadline stops this.
+    const server = createHttpServer((_req, res) => answer(res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const slow = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 600, metrics, logger });
+    try {
+      const t = Date.now();
+      const call = slow.request({ operation: 't.trickle', method: 'GET', path: '/' }).catch((e: unknown) => e);
+      const error = await Promise.race([call, new Promise((r) => setTimeout(r, 3000, 'still waiting after 3 s'))]);
+      const took = Date.now() - t;
+      expect(error).toBeInstanceOf(UpstreamTimeoutError);
+      expect(took).toBeGreaterThanOrEqual(550);
+      expect(took).toBeLessThan(1000);
+    } finally {
+      server.closeAllConnections();
+      await slow.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   test('a refused connection gives UPSTREAM_UNAVAILABLE', async () => {
