@@ -109,6 +109,8 @@ class Collect implements Dispatcher.DispatchHandler {
   private headers: IncomingHttpHeaders = {};
   private chunks: Buffer[] = [];
   private timer?: NodeJS.Timeout;
+  /** Set only when the call has less time than a new connection may take (see `untilAnswer`). */
+  private guard?: NodeJS.Timeout;
   private ended = false;
 
   constructor(
@@ -119,9 +121,28 @@ class Collect implements Dispatcher.DispatchHandler {
   ) {}
 
   // undici tells the two handler styles apart by this method, so it must exist.
-  onRequestStart(): void {}
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // The caller already gave up while the connection was being made: the request is never sent.
+    if (this.ended) controller.abort(new Error('the call was given up before it was sent'));
+  }
+
+  /**
+   * Fails the call at `ms` unless the vendor has started answering by then. undici bounds a new
+   * connection (TCP and TLS) by the pool's connect timeout, the vendor's full timeout, so a call
+   * with less time left (a retry, or a caller's own deadline) could otherwise run past its deadline.
+   */
+  untilAnswer(ms: number): void {
+    if (this.ended) return;
+    this.guard = setTimeout(() => {
+      if (this.ended) return;
+      this.ended = true;
+      this.reject(Object.assign(new Error('no answer by the deadline'), { code: 'UND_ERR_HEADERS_TIMEOUT' }));
+      this.release();
+    }, ms);
+  }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (this.guard) clearTimeout(this.guard);
     this.status = statusCode;
     this.headers = headers;
     // bodyTimeout counts idle time between chunks; a body trickling in must still end by the
@@ -149,6 +170,7 @@ class Collect implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.ended = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.guard) clearTimeout(this.guard);
     this.reject(error);
     this.release();
   }
@@ -222,7 +244,9 @@ export class UpstreamClient {
       if (remaining <= 0) throw new UpstreamTimeoutError(vendor);
       let res: UpstreamResponse;
       try {
-        res = await this.once(call, remaining);
+        // Less time left than a new connection may take (a retry, a rate-limit wait, a caller's
+        // deadline): the call is bounded as a whole. A first call with the full time needs no timer.
+        res = await this.once(call, remaining, remaining < this.options.timeoutMs - 10);
       } catch (error) {
         const retryable = call.read && attempt < this.maxAttempts && error instanceof UpstreamUnavailableError;
         const wait = backoff(attempt);
@@ -269,7 +293,7 @@ export class UpstreamClient {
     return status !== 503 || headers['retry-after'] !== undefined;
   }
 
-  private async once(call: UpstreamCall, remainingMs: number): Promise<UpstreamResponse> {
+  private async once(call: UpstreamCall, remainingMs: number, bounded: boolean): Promise<UpstreamResponse> {
     const { vendor, options } = this;
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
     let body: string | undefined;
@@ -292,7 +316,9 @@ export class UpstreamClient {
     const seconds = () => (performance.now() - started) / 1000;
     try {
       const res = await new Promise<UpstreamResponse>((resolveCall, rejectCall) => {
-        this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, new Collect(resolveCall, rejectCall, started + timeout));
+        const handler = new Collect(resolveCall, rejectCall, started + timeout);
+        this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, handler);
+        if (bounded) handler.untilAnswer(timeout);
       });
       const status = res.status;
       res.throttled = this.isThrottle(status, res.headers);

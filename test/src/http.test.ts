@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { selfSignedCertificate } from '../../datasources/nureva/simulator.js';
 import { RateLimitedError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from '../../src/errors.js';
 import { parseJson, parseRetryAfter, UpstreamClient } from '../../src/http.js';
 import { AdaptiveConcurrency, RateLimiter } from '../../src/rate-limit.js';
@@ -231,6 +233,36 @@ describe('upstream client', () => {
     await c.close();
     sockets.forEach((s) => s.destroy());
     await new Promise<void>((r) => mute.close(() => r()));
+  });
+
+  test('a retry that needs a new connection, which never completes, still ends at the deadline', async () => {
+    // The first connection answers 503 after 400 ms and closes; every later handshake hangs. The
+    // retry's connect would otherwise be bounded by the full vendor timeout, not the time left.
+    const { key, cert } = await selfSignedCertificate();
+    const held: import('node:net').Socket[] = [];
+    let connections = 0;
+    const server = createServer((socket) => {
+      if (++connections > 1) return void held.push(socket);
+      const tlsSocket = new TLSSocket(socket, { isServer: true, key, cert });
+      tlsSocket.once('data', () => setTimeout(() => tlsSocket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'), 400));
+      tlsSocket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const c = new UpstreamClient({ vendor: 'NUREVA', baseUrl: `https://127.0.0.1:${port}`, timeoutMs: 1000, metrics, logger, connect: { ca: cert, timeout: 1000 } });
+    try {
+      const t = Date.now();
+      const error = await c.request({ operation: 't.reconnect', method: 'GET', path: '/', read: true }).catch((e: unknown) => e);
+      const took = Date.now() - t;
+      expect(connections).toBe(2);
+      expect(error).toBeInstanceOf(UpstreamTimeoutError);
+      expect(took).toBeGreaterThanOrEqual(950);
+      expect(took).toBeLessThan(1200);
+    } finally {
+      held.forEach((s) => s.destroy());
+      await c.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   test('metrics count calls per vendor, operation and outcome', async () => {
