@@ -108,9 +108,9 @@ class Collect implements Dispatcher.DispatchHandler {
   private status = 0;
   private headers: IncomingHttpHeaders = {};
   private chunks: Buffer[] = [];
+  private controller?: Dispatcher.DispatchController;
+  /** The deadline timer, armed only for a call that might outlive its deadline (see `bound`). */
   private timer?: NodeJS.Timeout;
-  /** Set only when the call has less time than a new connection may take (see `untilAnswer`). */
-  private guard?: NodeJS.Timeout;
   private ended = false;
 
   constructor(
@@ -122,36 +122,37 @@ class Collect implements Dispatcher.DispatchHandler {
 
   // undici tells the two handler styles apart by this method, so it must exist.
   onRequestStart(controller: Dispatcher.DispatchController): void {
-    // The caller already gave up while the connection was being made: the request is never sent.
+    // The caller gave up while the connection was being made: the request is never sent.
     if (this.ended) controller.abort(new Error('the call was given up before it was sent'));
+    else this.controller = controller;
   }
 
   /**
-   * Fails the call at `ms` unless the vendor has started answering by then. undici bounds a new
-   * connection (TCP and TLS) by the pool's connect timeout, the vendor's full timeout, so a call
-   * with less time left (a retry, or a caller's own deadline) could otherwise run past its deadline.
+   * Ends the call at its deadline however far it got. undici's own timeouts leave two gaps: a new
+   * connection (TCP and TLS) is bounded by the pool's connect timeout, the vendor's full timeout,
+   * which a call with less time left (a retry, a caller's deadline) must not wait out; and
+   * bodyTimeout counts idle time between chunks, which a trickling body never reaches.
    */
-  untilAnswer(ms: number): void {
-    if (this.ended) return;
-    this.guard = setTimeout(() => {
-      if (this.ended) return;
-      this.ended = true;
-      this.reject(Object.assign(new Error('no answer by the deadline'), { code: 'UND_ERR_HEADERS_TIMEOUT' }));
-      this.release();
-    }, ms);
+  bound(): void {
+    if (!this.ended && this.timer === undefined) this.timer = setTimeout(expire, Math.max(1, this.deadline - performance.now()), this);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    if (this.guard) clearTimeout(this.guard);
+  expire(): void {
+    if (this.ended) return;
+    const error = Object.assign(new Error('no whole answer by the deadline'), { code: this.status ? 'UND_ERR_BODY_TIMEOUT' : 'UND_ERR_HEADERS_TIMEOUT' });
+    // Sent: undici aborts it and reports through onResponseError. Still connecting: fail now.
+    if (this.controller) return this.controller.abort(error);
+    this.ended = true;
+    this.reject(error);
+    this.release();
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.status = statusCode;
     this.headers = headers;
-    // bodyTimeout counts idle time between chunks; a body trickling in must still end by the
-    // deadline. undici parses what has arrived in one go, so an answer that came whole with its
-    // headers has ended before this microtask runs, and needs no timer.
-    queueMicrotask(() => {
-      if (this.ended) return;
-      this.timer ??= setTimeout(() => controller.abort(Object.assign(new Error('body deadline'), { code: 'UND_ERR_BODY_TIMEOUT' })), Math.max(1, this.deadline - performance.now()));
-    });
+    // undici parses what has arrived in one go: an answer that came whole with its headers (most
+    // do) has ended before this microtask runs, and needs no timer.
+    if (this.timer === undefined) queueMicrotask(() => this.bound());
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -170,7 +171,6 @@ class Collect implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.ended = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.guard) clearTimeout(this.guard);
     this.reject(error);
     this.release();
   }
@@ -183,8 +183,14 @@ class Collect implements Dispatcher.DispatchHandler {
   private release(): void {
     this.chunks = [];
     this.headers = {};
+    this.controller = undefined;
     this.resolve = this.reject = noop;
   }
+}
+
+/** setTimeout's callback for a Collect (passed as an argument, so no closure per call). */
+function expire(collect: Collect): void {
+  collect.expire();
 }
 
 /**
@@ -318,7 +324,7 @@ export class UpstreamClient {
       const res = await new Promise<UpstreamResponse>((resolveCall, rejectCall) => {
         const handler = new Collect(resolveCall, rejectCall, started + timeout);
         this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, handler);
-        if (bounded) handler.untilAnswer(timeout);
+        if (bounded) handler.bound();
       });
       const status = res.status;
       res.throttled = this.isThrottle(status, res.headers);

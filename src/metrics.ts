@@ -110,23 +110,15 @@ export class Metrics {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
   }
 
-  // Label children are looked up once: hashing a label object on every call is a measurable part
-  // of a fast request.
-  private readonly children = new Map<string, unknown>();
-
-  private child<T>(metric: { labels(...values: string[]): T }, kind: string, a: string, b: string, c?: string): T {
-    const key = c === undefined ? `${kind}\u0000${a}\u0000${b}` : `${kind}\u0000${a}\u0000${b}\u0000${c}`;
-    let found = this.children.get(key) as T | undefined;
-    if (found === undefined) this.children.set(key, (found = c === undefined ? metric.labels(a, b) : metric.labels(a, b, c)));
-    return found;
-  }
+  /** Tallies by kind and label values: looked up with a string key, never a label object. */
+  private readonly byKey = new Map<string, Tally>();
 
   private tally(kind: keyof typeof TALLY_LABELS, a: string, b: string, c?: string): Tally {
     const key = c === undefined ? `${kind}\u0000${a}\u0000${b}` : `${kind}\u0000${a}\u0000${b}\u0000${c}`;
-    let found = this.children.get(key) as Tally | undefined;
+    let found = this.byKey.get(key);
     if (found === undefined) {
       const values = c === undefined ? [a, b] : [a, b, c];
-      this.children.set(key, (found = new Tally(Object.fromEntries(TALLY_LABELS[kind].map((name, i) => [name, values[i]!])))));
+      this.byKey.set(key, (found = new Tally(Object.fromEntries(TALLY_LABELS[kind].map((name, i) => [name, values[i]!])))));
       this.tallies[kind].push(found);
     }
     return found;
@@ -134,7 +126,7 @@ export class Metrics {
 
   /** One vendor operation's series, for a caller to keep: recording then costs no key building. */
   upstreamOf(vendor: VendorName, operation: string): UpstreamSeries {
-    const latency = this.child(this.upstreamLatency, 'latency', vendor, operation);
+    const latency = this.upstreamLatency.labels(vendor, operation);
     const calls = new Map<string, Tally>();
     return {
       record: (outcome, seconds) => {
