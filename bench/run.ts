@@ -11,7 +11,7 @@ import { chartSvg } from './chart.js';
  * interleaved in rounds, every sampled answer checked before it counts.
  *
  * Options: --rounds N (3), --duration S (10), --latency MS (0), --label TEXT, --skip-d, --d-seconds S (90),
- *          --only A,B,C,D (all)
+ *          --only A,B,C,D (all; A and B always run, as the hot path's measurement, so it selects C and D)
  */
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');

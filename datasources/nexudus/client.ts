@@ -20,8 +20,7 @@ import type { ImpersonationRecord, NexudusEnvelope, NexudusTokenAnswer, NexudusU
 const VENDOR = 'NEXUDUS' as const;
 export const NEXUDUS_SLOT = 'NEXUDUS';
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-/** Nexudus allows 60 writes a minute; the token request is a POST, so it is paced as one. */
-/** Nexudus' budget of writes (POSTs: token requests), on top of the per-identity pacing of every call. */
+/** Nexudus allows 60 writes (POSTs) a minute, and the token request is one: this budget comes on top of every call's per-identity pacing. */
 export const WRITE_RATE: { key: string; rules: RateRule[] } = { key: 'nexudus:anonymous:writes', rules: [{ limit: 60, windowMs: 60_000 }] };
 
 /** What a session keeps, sealed, to log in again when the bearer is rejected or evicted. */
