@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { LRUCache } from 'lru-cache';
 import type { NexudusConfig } from '../../src/config.js';
 import type { Context, VendorDeps } from '../../src/context.js';
 import {
@@ -44,6 +45,12 @@ export class NexudusClient {
   readonly api: UpstreamClient;
   readonly portal: UpstreamClient;
   private readonly rules: RateRule[];
+  /**
+   * Logins (by token key, an HMAC) whose fresh bearer Nexudus refused to impersonate with: their
+   * next bare 401 is the missing role again, not a stale bearer, so it costs no password login
+   * (logins share one budget of 60 writes a minute). Kept a few minutes, so a role granted later counts.
+   */
+  readonly lacksRole = new LRUCache<string, true>({ max: 10_000, ttl: 5 * 60_000 });
 
   constructor(
     readonly config: NexudusConfig,
@@ -214,7 +221,11 @@ export class NexudusDataSource {
    * this very call, which `/en/user/me` had just accepted. `fresh` tells whether the bearer of the
    * answer is such a new one.
    */
-  private async withBearer(login: StoredLogin, send: (token: () => Promise<string>) => Promise<UpstreamResponse>): Promise<{ res: UpstreamResponse; fresh: boolean }> {
+  private async withBearer(
+    login: StoredLogin,
+    send: (token: () => Promise<string>) => Promise<UpstreamResponse>,
+    options: { keepOn401?: boolean } = {},
+  ): Promise<{ res: UpstreamResponse; fresh: boolean }> {
     const { client, ctx } = this;
     const creds = client.credentials(login);
     const key = login.tokenKey ?? client.tokenKey(creds);
@@ -234,7 +245,7 @@ export class NexudusDataSource {
         fresh = false;
         return send(token);
       },
-      (r) => r.status === 401 && !r.text.trim() && !fresh,
+      (r) => r.status === 401 && !r.text.trim() && !fresh && !options.keepOn401,
       3_600_000,
     );
     return { res, fresh: fresh || sends > 1 };
@@ -297,6 +308,7 @@ export class NexudusDataSource {
     // Nexudus answers a missing role with a bare 401, as it answers a stale bearer. So a 401 is
     // retried once after a fresh login, unless the bearer already was fresh; a 401 on a bearer
     // that /en/user/me has just accepted can only mean the role is missing.
+    const lacksRole = this.client.lacksRole.has(key);
     const { res, fresh } = await this.withBearer(login, async (token) => {
       // The bearer first: a login it may need books its own /en/user/me in this pacing queue, and
       // the call must queue behind that, not slip out right after it.
@@ -308,8 +320,12 @@ export class NexudusDataSource {
         rate: this.client.rate(key),
         auth: async () => ({ authorization: `Bearer ${bearer}` }),
       });
-    });
-    if (res.status === 401 && fresh) throw new ForbiddenError(FORBIDDEN_MESSAGE, { vendor: VENDOR });
+    }, { keepOn401: lacksRole });
+    if (res.status === 401 && (fresh || lacksRole)) {
+      this.client.lacksRole.set(key, true);
+      throw new ForbiddenError(FORBIDDEN_MESSAGE, { vendor: VENDOR });
+    }
+    if (lacksRole) this.client.lacksRole.delete(key);
     const envelope = safeJson<NexudusEnvelope<unknown>>(res);
     if (res.status !== 200 || !envelope || envelope.WasSuccessful !== true) {
       if (res.status === 200 && !envelope) throw new UpstreamError(VENDOR, 'Nexudus answered something that is not JSON');

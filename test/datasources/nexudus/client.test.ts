@@ -213,9 +213,16 @@ describe('Nexudus slice', () => {
       const refresh = '/api/sys/users/303914611/token/refresh';
       const forbidden = async () => expect((await gql(IMPERSONATE, { id: '303914611' }, token)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', vendor: 'NEXUDUS' });
       // The cached bearer's 401 might be staleness: one login, whose bearer /en/user/me accepts, and the same 401.
+      // (Earlier tests were refused with this login too: what the gateway remembers of that goes first.)
+      gw.gateway.services.vendors.nexudus!.lacksRole.clear();
       sim.resetLog();
       await forbidden();
       expect(sim.log.map((r) => r.path)).toEqual([refresh, '/api/token', '/en/user/me', refresh]);
+      // Asking again costs no password login (logins share the 60 writes a minute): the bearer just
+      // proved fine, so the same bare 401 is the missing role again.
+      sim.resetLog();
+      await forbidden();
+      expect(sim.log.map((r) => r.path)).toEqual([refresh]);
       // A bearer this very call obtained is not replaced: its 401 is the answer.
       gw.gateway.services.tokens.clear();
       sim.resetLog();
