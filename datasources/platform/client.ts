@@ -294,7 +294,7 @@ export class PlatformDataSource {
     if (typeof signed.client_token !== 'string') throw new UpstreamError(VENDOR, 'The Platform signup answer has no client_token');
     // The account exists from here on: a failed login must not fail the signup, whose retry would
     // only meet CONFLICT. Without a login the session holds the signup token and the input.
-    let failure: { status?: number; code?: string };
+    let failure: { status?: number; code?: string; reason?: string };
     try {
       const login = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', {
         json: { email: input.email, password: input.password },
@@ -302,9 +302,11 @@ export class PlatformDataSource {
       });
       if (login.status === 200) {
         const answer = this.loginAnswer(login);
-        return { ...answer, name: answer.name ?? body.name, phone_number: answer.phone_number ?? body.phone_number ?? null };
-      }
-      failure = { status: login.status };
+        // Platform does not promise unique emails: a login by email and password may find an older
+        // account with the same pair, which is not the one just created.
+        if (answer.user_id === body.user_id) return { ...answer, name: answer.name ?? body.name, phone_number: answer.phone_number ?? body.phone_number ?? null };
+        failure = { status: login.status, reason: 'the login found another account with this email and password' };
+      } else failure = { status: login.status };
     } catch (error) {
       failure = { code: error instanceof SwitchboardError ? error.code : ErrorCode.INTERNAL_SERVER_ERROR };
     }

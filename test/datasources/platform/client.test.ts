@@ -424,6 +424,21 @@ describe('Platform slice', () => {
       expect((await gw.gql(DELETE, { reason: 'changed my mind' }, res.data!.signupClient.token as string)).data).toEqual({ deleteClientAccount: true });
     });
 
+    test('a follow-up login that finds an older account with the same email and password does not stand in for the new one', async () => {
+      const input = { email: 'twice@example.com', firstName: 'Two', lastName: 'Times', password: 'pw-twice-1' };
+      const first = await gw.gql(SIGNUP, { input });
+      expect(first.errors).toBeUndefined();
+      const firstId = first.data!.signupClient.session.clientAccount.userId as string;
+      sim.resetLog();
+      const second = await gw.gql(SIGNUP, { input: { ...input, firstName: 'Second' } });
+      expect(second.errors).toBeUndefined();
+      const secondId = (sim.log.find((r) => r.path === '/v1/client/signup')!.json as { user_id: string }).user_id;
+      expect(secondId).not.toBe(firstId);
+      // The simulator's login found the first account; the session holds the one just created.
+      expect(sim.count(followUp)).toBe(1);
+      expect(second.data!.signupClient.session.clientAccount).toEqual({ userId: secondId, email: input.email, firstName: 'Second', lastName: 'Times', phoneNumber: null });
+    });
+
     test('as documented, an email already in use is no conflict unless the simulator is told to assume one', async () => {
       const res = await gw.gql(SIGNUP, { input: { email: 'ada@example.com', firstName: 'Ada', lastName: 'Again', password: 'pw-ada-again-1' } });
       expect(res.errors).toBeUndefined();
