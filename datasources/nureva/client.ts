@@ -65,6 +65,9 @@ export function validateAudioInput(input: AudioInput): Record<string, unknown> {
   return body;
 }
 
+/** The device's one documented 400: the `Nureva-Client-Id`/`-Version` headers missing or too long. */
+const CLIENT_HEADERS = /Nureva-Client-(Id|Version)/i;
+
 /**
  * Certificate pinning: the TLS handshake completes, the peer certificate's SHA-256 fingerprint is
  * compared with the registry's, and on a mismatch the socket is destroyed before undici writes a
@@ -185,8 +188,8 @@ export class NurevaClient {
     return async () => {
       const res = await this.send(deviceId, 'auth.login', 'POST', '/api/v1/auth/login', { json: { account: account.toLowerCase(), password } });
       // The docs do not say which status a refused login gets: any of these means wrong
-      // credentials or a disabled account, never a gateway fault the caller should retry.
-      if (res.status === 400 || res.status === 401 || res.status === 403) {
+      // credentials or a disabled account, except the one documented 400, for our missing headers.
+      if ((res.status === 400 && !CLIENT_HEADERS.test(res.text)) || res.status === 401 || res.status === 403) {
         throw new UnauthenticatedError('The device refused this account and password (wrong password, or the account is disabled)', { vendor: VENDOR });
       }
       if (res.status !== 200) throw this.mapError(res);
@@ -209,6 +212,10 @@ export class NurevaClient {
       message = (JSON.parse(res.text) as NurevaErrorEnvelope).errors?.[0]?.message;
     } catch {
       message = res.text.trim() || undefined;
+    }
+    if (res.status === 400 && CLIENT_HEADERS.test(message ?? '')) {
+      this.deps.logger.error({ vendor: VENDOR, status: res.status }, 'A Nureva device refused the gateway\'s client headers: check NUREVA_CLIENT_ID and NUREVA_CLIENT_VERSION');
+      return new UpstreamError(VENDOR, 'The device refused the gateway configuration; the operator has been notified');
     }
     const unsupported = /Unsupported Attributes?:\s*([\w,\s]+)\.?/i.exec(message ?? '');
     if (res.status === 400 && unsupported) {

@@ -189,6 +189,13 @@ describe('Nureva slice', () => {
     expect(res.errors?.[0]?.message).toMatch(/refused this account and password/);
   });
 
+  test("the device's documented 400 for missing client headers is the gateway's fault, not a wrong password", async () => {
+    room.inject({ times: 1, match: (r) => r.path === '/api/v1/auth/login', reply: { status: 400, json: { errors: [{ message: 'RESTApi: Nureva-Client-Id is missing' }] } } });
+    const res = await login('room-1', 'INTEGRATOR', PASSWORDS.integrator);
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', vendor: 'NUREVA' });
+    expect(gw.logs.entries().some((e) => e.level === 50 && String(e.msg).includes('NUREVA_CLIENT_ID'))).toBe(true);
+  });
+
   test('audio and hardware need a login for that device; loaded once per device per request', async () => {
     const { data } = await login('room-1', 'GENERAL', '');
     const token = data!.loginNureva.token as string;
