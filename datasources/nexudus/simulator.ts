@@ -237,7 +237,9 @@ export class NexudusSimulator extends Simulator {
         DefaultBusinessName: 'Demo Coworking',
         FullName: user.fullName,
         Email: user.email,
-        AccessToken: null,
+        // The docs' example carries a JWT here, the bearer the call came with: a secret the
+        // gateway must not pass on (the tests' scans look for every issued token).
+        AccessToken: this.authHeader(req).startsWith('Bearer ') ? this.authHeader(req).slice(7) : null,
         Active: user.active,
         IsAdmin: user.roles.includes('ADMIN'),
         APIAccess: true,
