@@ -133,7 +133,8 @@ describe('upstream client', () => {
       res.flushHeaders();
     }],
   ])('a vendor sending %s gives UPSTREAM_TIMEOUT at the deadline, not later', async (_what, answer) => {
-    // Each chunk resets undici's idle bodyTimeout, so only the gateway's own deadline stops this.
+    // In the trickle cases each chunk resets undici's idle bodyTimeout, so only the gateway's own
+    // deadline stops them; a body that never starts is undici's bodyTimeout's, and must stay so.
     const server = createHttpServer((_req, res) => answer(res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
