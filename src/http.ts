@@ -218,8 +218,9 @@ export class UpstreamClient {
       keepAliveMaxTimeout: 120_000,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
-      // A connector of our own (pinning) carries its own timeout; plain TLS/TCP gets the vendor's.
-      connect: options.connect ?? { timeout: options.timeoutMs },
+      // TCP and TLS get the vendor's timeout, not undici's 10 s; a connector of our own (pinning)
+      // carries its own.
+      connect: typeof options.connect === 'function' ? options.connect : { timeout: options.timeoutMs, ...options.connect },
       maxResponseSize: options.maxResponseBytes ?? 2 * 1024 * 1024,
     });
     this.debug = options.logger.isLevelEnabled('debug');

@@ -150,10 +150,6 @@ export class ConcurrencyGate {
 
   constructor(private readonly limit: () => number) {}
 
-  get inFlight(): number {
-    return this.active;
-  }
-
   run<T>(fn: () => Promise<T>): Promise<T> {
     // No async/await here: this wraps every vendor call, and the common case never waits.
     if (this.active < this.limit()) {
@@ -229,10 +225,6 @@ export class AdaptiveConcurrency {
   /** Calls the whole process may have in flight now. */
   get processLimit(): number {
     return Math.max(1, Math.floor((this.processMax * this.limit) / this.max));
-  }
-
-  get inFlight(): number {
-    return this.shared.inFlight;
   }
 
   /** Runs under the process-wide bound. */

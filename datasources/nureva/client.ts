@@ -90,13 +90,13 @@ export function pinnedConnector(fingerprint256: string, timeoutMs: number): buil
     });
 }
 
-/** The connect timeout is the upstream timeout: a device that accepts TCP but never finishes TLS must not hold a request for undici's default 10 s. */
-function connectFor(device: NurevaDeviceConfig, timeoutMs: number): buildConnector.BuildOptions | buildConnector.connector {
-  if (!device.url.startsWith('https:')) return { timeout: timeoutMs };
+/** How to reach a device; the upstream client adds the vendor timeout to TCP and TLS (a pinning connector carries its own). */
+function connectFor(device: NurevaDeviceConfig, timeoutMs: number): buildConnector.BuildOptions | buildConnector.connector | undefined {
+  if (!device.url.startsWith('https:')) return undefined;
   if (device.fingerprint256) return pinnedConnector(device.fingerprint256, timeoutMs);
   // Any CA given, even an empty one, means "verify": only an explicit insecureTls turns checks off.
-  if (device.ca !== undefined) return { ca: device.ca, rejectUnauthorized: true, timeout: timeoutMs };
-  return { rejectUnauthorized: !device.insecureTls, timeout: timeoutMs };
+  if (device.ca !== undefined) return { ca: device.ca, rejectUnauthorized: true };
+  return { rejectUnauthorized: !device.insecureTls };
 }
 
 interface DeviceClient {

@@ -51,22 +51,6 @@ export interface NurevaSimOptions extends Omit<SimulatorOptions, 'tls'> {
 }
 
 const RANK: Record<NurevaAccountLower, number> = { monitor: 0, general: 1, integrator: 2, admin: 3 };
-const ALL_FIELDS: Array<keyof NurevaAudio> = [
-  'microphoneMute',
-  'audienceMute',
-  'microphonePickupState',
-  'microphoneGain',
-  'speakerVolume',
-  'speakerTrebleLevel',
-  'speakerBassLevel',
-  'echoReductionLevel',
-  'noiseReductionLevel',
-  'auxiliaryOutputState',
-  'voiceAmplificationEnabled',
-  'voiceAmplificationLevel',
-  'dynamicBoostEnabled',
-  'microphoneDuckingEnabled',
-];
 /** The JSON type of each field a PATCH may carry; the value sets of the two states are undocumented (any string, assumed). */
 const FIELD_TYPES: Record<keyof NurevaAudio, 'boolean' | 'number' | 'string'> = {
   microphoneMute: 'boolean',
@@ -84,6 +68,7 @@ const FIELD_TYPES: Record<keyof NurevaAudio, 'boolean' | 'number' | 'string'> = 
   dynamicBoostEnabled: 'boolean',
   microphoneDuckingEnabled: 'boolean',
 };
+const ALL_FIELDS = Object.keys(FIELD_TYPES) as Array<keyof NurevaAudio>;
 
 function errors(status: number, message: string, headers?: Record<string, string>): SimReply {
   return { status, headers, json: { errors: [{ message }] } };
