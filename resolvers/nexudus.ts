@@ -11,7 +11,7 @@ export const nexudusResolvers: Resolvers = {
     loginNexudus: async (_parent, { email, password, totp }, ctx) => {
       const target = await ctx.loginTarget();
       const login = await ctx.nexudus.login(email, password, totp);
-      return ctx.services.sessions.attach(target, login);
+      return ctx.attach(target, login);
     },
     impersonateNexudusUser: (_parent, { userId }, ctx) => ctx.nexudus.impersonate(userId),
   },

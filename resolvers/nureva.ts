@@ -9,7 +9,7 @@ export const nurevaResolvers: Resolvers = {
     loginNureva: async (_parent, { deviceId, account, password }, ctx) => {
       const target = await ctx.loginTarget();
       const login = await ctx.nureva.login(deviceId, account, password);
-      return ctx.services.sessions.attach(target, login);
+      return ctx.attach(target, login);
     },
     updateDeviceAudio: (_parent, { deviceId, input }, ctx) => ctx.nureva.updateAudio(deviceId, input),
     changeDeviceVolume: (_parent, { deviceId, direction }, ctx) => ctx.nureva.changeVolume(deviceId, direction),

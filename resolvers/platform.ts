@@ -8,12 +8,12 @@ export const platformResolvers: Resolvers = {
     loginClient: async (_parent, { email, password }, ctx) => {
       const target = await ctx.loginTarget();
       const answer = await ctx.platform.login(email, password);
-      return ctx.services.sessions.attach(target, ctx.platform.toLogin(answer));
+      return ctx.attach(target, ctx.platform.toLogin(answer));
     },
     signupClient: async (_parent, { input }, ctx) => {
       const target = await ctx.loginTarget();
       const answer = await ctx.platform.signup(input);
-      return ctx.services.sessions.attach(target, ctx.platform.toLogin(answer));
+      return ctx.attach(target, ctx.platform.toLogin(answer));
     },
     updateClientAccount: async (_parent, { input }, ctx) => ctx.platform.update(await ctx.requireSession(), input),
     deleteClientAccount: async (_parent, { reason }, ctx) => ctx.platform.delete(await ctx.requireSession(), reason),

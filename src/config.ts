@@ -41,6 +41,10 @@ export interface NexudusConfig {
   spaceUrl: string;
   rateLimit: number;
   minIntervalMs: number;
+  /** nexudusUserExists calls a minute, all clients together: a share of rateLimit, so logins keep the rest. */
+  existsRateLimit: number;
+  /** nexudusUserExists calls a minute from one client address. */
+  existsPerClient: number;
 }
 
 export interface PlatformConfig {
@@ -71,11 +75,42 @@ export interface Config {
   /** Execute validated documents directly (src/fast-path.ts); off sends every request through Apollo's pipeline. */
   fastPath: boolean;
   login: { maxFailures: number; windowMs: number; maxFailuresPerClient: number };
-  limits: { depth: number; aliases: number; tokens: number };
+  limits: Limits;
+  sessions: SessionLimits;
   nuveq?: NuveqConfig;
   nureva?: NurevaConfig;
   nexudus?: NexudusConfig;
   platform?: PlatformConfig;
+}
+
+/** What one request may make the gateway hold, call or wait for (README, "Limits and abuse"). */
+export interface Limits {
+  depth: number;
+  aliases: number;
+  tokens: number;
+  /** Items in one list argument, literal or in variables. */
+  listItems: number;
+  /** Vendor calls one GraphQL request may cause. */
+  vendorCallsPerRequest: number;
+  /** A request's vendor calls start by this long after it arrived, or not at all. */
+  requestTimeoutMs: number;
+  /** Vendor calls waiting for a connection, per vendor; one more answers RATE_LIMITED at once. */
+  vendorQueue: number;
+  /** Bytes of parsed documents kept, per document cache (the fast path's, Apollo's). */
+  documentCacheBytes: number;
+  /** Bytes of automatic persisted queries kept in this process. */
+  apqCacheBytes: number;
+  /** Largest document registered as a persisted query (larger ones run, unregistered). */
+  apqDocumentBytes: number;
+}
+
+export interface SessionLimits {
+  /** Live sessions one process keeps (the in-process store). */
+  max: number;
+  /** Live sessions one client address holds; its next one ends its oldest. */
+  maxPerClient: number;
+  /** New sessions a client address may start a minute (successful logins without a session). */
+  newPerClientPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -268,6 +303,18 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string; demo
       depth: int('GRAPHQL_MAX_DEPTH', 10, 1, 100),
       aliases: int('GRAPHQL_MAX_ALIASES', 15, 1, 1000),
       tokens: int('GRAPHQL_MAX_TOKENS', 2000, 10, 100_000),
+      listItems: int('GRAPHQL_MAX_LIST_ITEMS', 500, 1, 100_000),
+      vendorCallsPerRequest: int('MAX_VENDOR_CALLS_PER_REQUEST', 1000, 1, 1_000_000),
+      requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 1, 600_000),
+      vendorQueue: int('VENDOR_QUEUE_MAX', 1000, 1, 1_000_000),
+      documentCacheBytes: int('GRAPHQL_DOCUMENT_CACHE_BYTES', 16 * 1024 * 1024, 0, 1024 ** 3),
+      apqCacheBytes: int('APQ_CACHE_BYTES', 8 * 1024 * 1024, 0, 1024 ** 3),
+      apqDocumentBytes: int('APQ_MAX_DOCUMENT_BYTES', 32 * 1024, 0, 1024 * 1024),
+    },
+    sessions: {
+      max: int('SESSIONS_MAX', 100_000, 1, 100_000_000),
+      maxPerClient: int('SESSIONS_MAX_PER_CLIENT', 1000, 1, 100_000_000),
+      newPerClientPerMinute: int('SESSIONS_NEW_PER_CLIENT', 60, 1, 1000),
     },
   };
 
@@ -322,7 +369,10 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string; demo
     const apiUrl = url('NEXUDUS_URL', 'https://spaces.nexudus.com');
     const rateLimit = int('NEXUDUS_RATE_LIMIT', 120, 1);
     const minIntervalMs = int('NEXUDUS_MIN_INTERVAL_MS', 100, 0, 60_000);
-    if (spaceUrl && apiUrl) config.nexudus = { url: apiUrl, spaceUrl, rateLimit, minIntervalMs };
+    const existsRateLimit = int('NEXUDUS_EXISTS_RATE_LIMIT', Math.max(1, Math.floor(rateLimit / 4)), 1);
+    const existsPerClient = int('NEXUDUS_EXISTS_PER_CLIENT', 10, 1);
+    if (existsRateLimit >= rateLimit && rateLimit > 1) problems.push('NEXUDUS_EXISTS_RATE_LIMIT: must be below NEXUDUS_RATE_LIMIT, so logins keep a share of the budget');
+    if (spaceUrl && apiUrl) config.nexudus = { url: apiUrl, spaceUrl, rateLimit, minIntervalMs, existsRateLimit, existsPerClient };
   }
 
   if (readVendors && vendorVariablesSet(env, 'PLATFORM_').length > 0) {

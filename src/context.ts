@@ -7,9 +7,10 @@ import { UnauthenticatedError, VendorNotConfiguredError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { Metrics } from './metrics.js';
+import { UNBOUNDED_SCOPE, type CallScope } from './request-scope.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Keys, Sealer } from './secrets.js';
-import type { SessionManager, SessionRecord } from './sessions.js';
+import type { SessionManager, SessionPayloadModel, SessionRecord, StoredLogin } from './sessions.js';
 import type { TokenCache } from './token-cache.js';
 
 /** Process-wide services every vendor client is built from. */
@@ -40,8 +41,10 @@ export interface Services extends VendorDeps {
 export interface RequestInfo {
   /** The bearer token as sent, if any. */
   readonly token?: string;
-  /** The client's address (after TRUST_PROXY hops); read only by the login throttle. */
+  /** The client's address (after TRUST_PROXY hops); read by the per-client throttles. */
   readonly clientAddress: string;
+  /** The request's vendor-call scope (cancellation, deadline, call budget). */
+  readonly scope?: CallScope;
 }
 
 /**
@@ -63,6 +66,11 @@ export class Context {
 
   get logger(): Logger {
     return this.services.logger;
+  }
+
+  /** What this request's vendor calls carry: its cancellation, deadline and call budget. */
+  get scope(): CallScope {
+    return this.request.scope ?? UNBOUNDED_SCOPE;
   }
 
   /** The live session of this request's token, or undefined. */
@@ -87,6 +95,14 @@ export class Context {
     const current = await this.current();
     this.services.sessions.assertWritable();
     return current;
+  }
+
+  /**
+   * Keeps a login: in the caller's session (`target`, from loginTarget), or in a new one, which
+   * counts as this client's (per-client caps on new and live sessions).
+   */
+  attach(target: { token: string; session: SessionRecord } | undefined, login: StoredLogin): Promise<SessionPayloadModel> {
+    return this.services.sessions.attach(target, login, this.request.clientAddress);
   }
 
   /** The caller's session with its token, for logins that attach to it. */

@@ -1,5 +1,13 @@
+import { hash } from 'node:crypto';
 import {
+  BREAK,
   execute,
+  getNullableType,
+  isListType,
+  isNonNullType,
+  TypeInfo,
+  visit,
+  visitWithTypeInfo,
   NoSchemaIntrospectionCustomRule,
   parse,
   specifiedRules,
@@ -16,6 +24,7 @@ import { LRUCache } from 'lru-cache';
 import type { Context } from './context.js';
 import { errorCodeOf } from './errors.js';
 import type { Metrics } from './metrics.js';
+import { documentBytes } from './pipeline.js';
 
 /**
  * The hot path: a POST of JSON whose document already parsed and validated is executed straight
@@ -30,6 +39,8 @@ interface Prepared {
   document: DocumentNode;
   operation: OperationDefinitionNode;
   compiled?: CompiledQuery;
+  /** What it holds: the source text and syntax tree, three times over when compiled (the generated code). */
+  bytes: number;
 }
 
 export interface FastPathOptions {
@@ -39,7 +50,8 @@ export interface FastPathOptions {
   introspection: boolean;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   metrics: Metrics;
-  maxDocuments?: number;
+  /** Bytes of prepared documents kept (GRAPHQL_DOCUMENT_CACHE_BYTES). */
+  maxBytes: number;
 }
 
 export interface FastAnswer {
@@ -51,13 +63,48 @@ export interface FastAnswer {
 const JSON_TYPE = 'application/json; charset=utf-8';
 const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json; charset=utf-8';
 
+/**
+ * Whether graphql-jit answers this operation exactly as graphql-js does. It does not for lists of
+ * non-null items: where graphql-js stops at the first item error (the list becomes null), it goes
+ * on and reports every item's error. Such operations run on graphql-js' `execute` instead. (Its
+ * other difference, a longer list when an item promise rejects, cannot arise: list resolvers
+ * settle their items first, see `settleListItems` in server.ts.)
+ */
+export function jitSafe(schema: GraphQLSchema, document: DocumentNode): boolean {
+  const typeInfo = new TypeInfo(schema);
+  let safe = true;
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field() {
+        for (let type = getNullableType(typeInfo.getType()); type && isListType(type); type = getNullableType(type.ofType)) {
+          if (isNonNullType(type.ofType)) {
+            safe = false;
+            return BREAK;
+          }
+        }
+        return undefined;
+      },
+    }),
+  );
+  return safe;
+}
+
 export class FastPath {
-  /** Documents that parsed and validated, by query text and operation name; `null` = not for us. */
-  private readonly documents: LRUCache<string, Prepared | { invalid: true }>;
+  /**
+   * Documents that parsed and validated, by a hash of operation name and text, bounded in the
+   * bytes they hold (the text, its syntax tree and the compiled code). Invalid documents are never
+   * kept (Apollo answers them), nor is one larger than an eighth of the budget.
+   */
+  private readonly documents: LRUCache<string, Prepared>;
   private readonly rules: ValidationRule[];
 
   constructor(private readonly options: FastPathOptions) {
-    this.documents = new LRUCache({ max: options.maxDocuments ?? 1000 });
+    this.documents = new LRUCache<string, Prepared>({
+      maxSize: Math.max(1, options.maxBytes),
+      maxEntrySize: Math.max(1, Math.floor(options.maxBytes / 8)),
+      sizeCalculation: (p) => p.bytes,
+    });
     this.rules = [...specifiedRules, ...options.rules, ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   }
 
@@ -69,27 +116,25 @@ export class FastPath {
   }
 
   private prepare(query: string, operationName: string | undefined): Prepared | undefined {
-    const key = operationName === undefined ? query : `${operationName}\u0000${query}`;
+    // One-shot hash: the key holds 43 characters, not the document.
+    const key = hash('sha256', operationName === undefined ? query : `${operationName}\u0000${query}`, 'base64url');
     const known = this.documents.get(key);
-    if (known) return 'invalid' in known ? undefined : known;
+    if (known) return known;
     let document: DocumentNode;
     try {
       document = parse(query, { maxTokens: this.options.maxTokens });
     } catch {
-      this.documents.set(key, { invalid: true });
       return undefined;
     }
     const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
     const operation = operationName === undefined ? (operations.length === 1 ? operations[0] : undefined) : operations.find((o) => o.name?.value === operationName);
-    if (!operation || operation.operation === 'subscription' || validate(this.options.schema, document, this.rules).length > 0) {
-      this.documents.set(key, { invalid: true });
-      return undefined;
-    }
+    if (!operation || operation.operation === 'subscription' || validate(this.options.schema, document, this.rules).length > 0) return undefined;
     // Queries only: graphql-jit goes on with the next root field of a mutation after one fails
     // with a non-null error, where graphql-js (and Apollo) stop; mutations keep graphql-js' rules.
     // No customJSONSerializer: its fast-json-stringify schemas cannot type custom scalars (DateTime).
-    const compiled = operation.operation === 'query' ? compileQuery(this.options.schema, document, operationName) : undefined;
-    const prepared: Prepared = { document, operation, compiled: compiled && isCompiledQuery(compiled) ? compiled : undefined };
+    const compiled = operation.operation === 'query' && jitSafe(this.options.schema, document) ? compileQuery(this.options.schema, document, operationName) : undefined;
+    const prepared: Prepared = { document, operation, compiled: compiled && isCompiledQuery(compiled) ? compiled : undefined, bytes: 0 };
+    prepared.bytes = documentBytes(document) * (prepared.compiled ? 3 : 1);
     this.documents.set(key, prepared);
     return prepared;
   }

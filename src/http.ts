@@ -11,7 +11,8 @@ import {
 import { delay as sleep } from './delay.js';
 import type { Logger } from './logger.js';
 import type { Metrics, UpstreamSeries } from './metrics.js';
-import type { AdaptiveConcurrency, ConcurrencyGate, RateLimiter, RateRule } from './rate-limit.js';
+import type { AdaptiveConcurrency, ConcurrencyGate, RateLimiter, RateRule, WaitBounds } from './rate-limit.js';
+import { ClientGoneError, type CallScope } from './request-scope.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -36,6 +37,12 @@ export interface UpstreamCall {
   deadline?: number;
   /** Where the call waits its turn (e.g. one batch's share of an adaptive limit); none by default. */
   gate?: ConcurrencyGate;
+  /**
+   * The client request this call serves: counted against its budget of vendor calls, never sent
+   * once the client is gone, and not waited for past the request's deadline. Absent for calls
+   * shared by many requests (logins behind the token cache).
+   */
+  scope?: CallScope;
 }
 
 export interface UpstreamResponse {
@@ -233,20 +240,35 @@ export class UpstreamClient {
   }
 
   request(call: UpstreamCall): Promise<UpstreamResponse> {
+    const scope = call.scope;
+    let bounds: WaitBounds | undefined;
+    if (scope) {
+      if (scope.signal.aborted) return Promise.reject(new ClientGoneError());
+      try {
+        scope.spend();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      bounds = { signal: scope.signal, deadline: scope.deadline };
+    }
     // The timeout is for the vendor's answer: time spent queued behind our own concurrency limit
-    // does not count, or a large batch would time out calls it never made.
-    const run = () => this.attempts(call, call.deadline ?? Date.now() + this.options.timeoutMs);
+    // does not count, or a large batch would time out calls it never made. The request's own
+    // deadline bounds both.
+    const run = () => this.attempts(call, Math.min(call.deadline ?? Date.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY));
     const shared = this.options.concurrency;
-    const bounded = shared ? () => shared.run(run) : run;
-    return call.gate ? call.gate.run(bounded) : bounded();
+    const bounded = shared ? () => shared.run(run, bounds) : run;
+    return call.gate ? call.gate.run(bounded, bounds) : bounded();
   }
 
   private async attempts(call: UpstreamCall, deadline: number): Promise<UpstreamResponse> {
     const { vendor } = this;
+    const signal = call.scope?.signal;
     for (let attempt = 1; ; attempt++) {
       if (call.rate && this.options.limiter) {
-        await this.options.limiter.acquire(vendor, call.rate.key, call.rate.rules, deadline - Date.now());
+        await this.options.limiter.acquire(vendor, call.rate.key, call.rate.rules, deadline - Date.now(), signal);
       }
+      // Work not yet sent is dropped once its caller is gone.
+      if (signal?.aborted) throw new ClientGoneError();
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new UpstreamTimeoutError(vendor);
       let res: UpstreamResponse;
@@ -258,7 +280,7 @@ export class UpstreamClient {
         const retryable = call.read && attempt < this.maxAttempts && error instanceof UpstreamUnavailableError;
         const wait = backoff(attempt);
         if (retryable && Date.now() + wait < deadline) {
-          await sleep(wait);
+          await sleep(wait, signal);
           continue;
         }
         throw error;
@@ -270,7 +292,7 @@ export class UpstreamClient {
         if (retryAfter !== undefined && call.rate) this.options.limiter?.pause(call.rate.key, retryAfter * 1000);
         const wait = retryAfter !== undefined ? retryAfter * 1000 + Math.random() * 100 : backoff(attempt);
         if (call.read && attempt < this.maxAttempts && Date.now() + wait < deadline) {
-          await sleep(wait);
+          await sleep(wait, signal);
           continue;
         }
         throw new RateLimitedError(Math.max(1, retryAfter ?? wait / 1000), 'The vendor is throttling requests; retry later', { vendor });
@@ -279,7 +301,7 @@ export class UpstreamClient {
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
         const wait = retryAfter !== undefined ? retryAfter * 1000 : backoff(attempt);
         if (Date.now() + wait < deadline) {
-          await sleep(wait);
+          await sleep(wait, signal);
           continue;
         }
       }

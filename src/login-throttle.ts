@@ -45,10 +45,16 @@ export interface LoginThrottleOptions {
   now?: () => number;
 }
 
+/** How long a client address stays known for an identity after a successful login from it. */
+const KNOWN_MS = 24 * 3_600_000;
+
 /**
  * Slows password guessing: after `maxFailures` failed logins for one identity (or
  * `maxFailuresPerClient` from one client address) within the window, further attempts answer
- * RATE_LIMITED without reaching the vendor. Attempts still in flight count as failures until they
+ * RATE_LIMITED without reaching the vendor. The per-client lock does not apply to an identity
+ * that logged in successfully from that address within a day: many people behind one address (an
+ * office, or a proxy the gateway was not told to trust) keep their own logins while someone among
+ * them sprays passwords over other identities. Attempts still in flight count as failures until they
  * succeed, once per distinct credential: a burst of different passwords (parallel requests, or
  * aliases) cannot slip past the limit, while many identical logins (one user, many tabs) share one
  * place, as they share one vendor login.
@@ -75,10 +81,10 @@ export class LoginThrottle {
   async attempt<T>(vendor: VendorName, identity: string, client: string, credential: string, login: () => Promise<T>): Promise<T> {
     const id = `${vendor}\u0000${identity.trim().toLowerCase()}`;
     const fingerprint = this.hash('cred', `${id}\u0000${credential}`);
-    const keys = [
-      { key: this.hash('id', id), max: this.options.maxFailures, scope: 'identity' },
-      { key: this.hash('ip', client), max: this.options.maxFailuresPerClient, scope: 'client' },
-    ];
+    const known = this.hash('known', `${client}\u0000${id}`);
+    const clientKey = { key: this.hash('ip', client), max: this.options.maxFailuresPerClient, scope: 'client' };
+    const isKnown = (await this.store.recent(known, this.now(), KNOWN_MS)).length > 0;
+    const keys = [{ key: this.hash('id', id), max: this.options.maxFailures, scope: 'identity' }, ...(isKnown ? [] : [clientKey])];
     // Registered before the first await, so a burst of callers sees itself; each caller is ranked
     // by arrival among the distinct credentials in flight.
     const ranks = keys.map((k) => {
@@ -114,6 +120,7 @@ export class LoginThrottle {
     try {
       const result = await login();
       await this.store.clear(keys[0]!.key);
+      if (!isKnown) await this.store.add(known, this.now(), KNOWN_MS);
       return result;
     } catch (error) {
       if (error instanceof SwitchboardError && error.code === ErrorCode.UNAUTHENTICATED) {

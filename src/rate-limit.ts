@@ -140,23 +140,88 @@ export class RateLimiter {
   }
 }
 
+/** What a call waiting at a gate may be cut short by. */
+export interface WaitBounds {
+  /** The caller went away: leave the queue. */
+  signal?: AbortSignal;
+  /** Epoch ms: leave the queue with `onTimeout` when the turn has not come by then. */
+  deadline?: number;
+}
+
+export interface GateOptions {
+  /** Most callers waiting; one more is refused at once with `onFull()`. */
+  maxQueue?: number;
+  onFull?: () => Error;
+  onTimeout?: () => Error;
+}
+
+interface Waiter {
+  go: () => void;
+  fail: (error: Error) => void;
+}
+
 /**
- * At most `limit()` calls in flight through this gate; waiters queue in FIFO order. A released
- * slot is handed straight to the next waiter, so `active` already counts it.
+ * At most `limit()` calls in flight through this gate; waiters queue in FIFO order, at most
+ * `maxQueue` of them. A waiter leaves the queue when its caller goes away or its deadline passes,
+ * so abandoned work is never started and never holds a place. A released slot is handed straight
+ * to the next waiter, so `active` already counts it.
  */
 export class ConcurrencyGate {
   private active = 0;
-  private readonly queue: Array<() => void> = [];
+  /** Insertion-ordered: the first is the oldest waiter; leaving from the middle is O(1). */
+  private readonly queue = new Set<Waiter>();
+  private readonly maxQueue: number;
 
-  constructor(private readonly limit: () => number) {}
+  constructor(
+    private readonly limit: () => number,
+    private readonly options: GateOptions = {},
+  ) {
+    this.maxQueue = options.maxQueue ?? 1000;
+  }
 
-  run<T>(fn: () => Promise<T>): Promise<T> {
+  get waiting(): number {
+    return this.queue.size;
+  }
+
+  run<T>(fn: () => Promise<T>, bounds?: WaitBounds): Promise<T> {
     // No async/await here: this wraps every vendor call, and the common case never waits.
     if (this.active < this.limit()) {
       this.active++;
       return this.start(fn);
     }
-    return new Promise<void>((resolve) => this.queue.push(resolve)).then(() => this.start(fn));
+    if (this.queue.size >= this.maxQueue) return Promise.reject(this.options.onFull?.() ?? new Error('too many calls waiting'));
+    return this.wait(bounds).then(() => this.start(fn));
+  }
+
+  private wait(bounds: WaitBounds | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const signal = bounds?.signal;
+      if (signal?.aborted) return reject(signal.reason as Error);
+      let timer: NodeJS.Timeout | undefined;
+      const leave = (error: Error) => {
+        if (!this.queue.delete(waiter)) return;
+        settle();
+        reject(error);
+      };
+      const onAbort = () => leave(signal!.reason as Error);
+      const settle = () => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter: Waiter = {
+        go: () => {
+          settle();
+          resolve();
+        },
+        fail: leave,
+      };
+      this.queue.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const deadline = bounds?.deadline;
+      if (deadline !== undefined && Number.isFinite(deadline)) {
+        timer = setTimeout(() => leave(this.options.onTimeout?.() ?? new Error('no turn before the deadline')), Math.max(0, deadline - Date.now()));
+      }
+    });
   }
 
   /** Runs `fn` in a slot already counted, and gives the slot back however it ends. */
@@ -187,9 +252,11 @@ export class ConcurrencyGate {
   }
 
   drain(): void {
-    while (this.queue.length > 0 && this.active < this.limit()) {
+    while (this.queue.size > 0 && this.active < this.limit()) {
+      const next = this.queue.values().next().value!;
+      this.queue.delete(next);
       this.active++;
-      this.queue.shift()!();
+      next.go();
     }
   }
 }
@@ -205,12 +272,15 @@ export class AdaptiveConcurrency {
   readonly max: number;
   readonly processMax: number;
   private limit: number;
-  private readonly shared = new ConcurrencyGate(() => this.processLimit);
+  private readonly shared: ConcurrencyGate;
+  private readonly gateOptions: GateOptions;
   private successes = 0;
   private lastDecrease = 0;
   private readonly now: () => number;
 
-  constructor(max: number, options: { processMax?: number; now?: () => number } = {}) {
+  constructor(max: number, options: { processMax?: number; now?: () => number } & GateOptions = {}) {
+    this.gateOptions = { maxQueue: options.maxQueue, onFull: options.onFull, onTimeout: options.onTimeout };
+    this.shared = new ConcurrencyGate(() => this.processLimit, this.gateOptions);
     this.max = max;
     this.processMax = Math.max(max, options.processMax ?? max);
     this.now = options.now ?? (() => Date.now());
@@ -228,13 +298,18 @@ export class AdaptiveConcurrency {
   }
 
   /** Runs under the process-wide bound. */
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    return this.shared.run(fn);
+  run<T>(fn: () => Promise<T>, bounds?: WaitBounds): Promise<T> {
+    return this.shared.run(fn, bounds);
+  }
+
+  /** Calls waiting for the process-wide bound. */
+  get waiting(): number {
+    return this.shared.waiting;
   }
 
   /** A gate of its own for one batch, bounded by the shared, adaptive limit. */
   batch(): ConcurrencyGate {
-    return new ConcurrencyGate(() => this.limit);
+    return new ConcurrencyGate(() => this.limit, { ...this.gateOptions, maxQueue: Number.POSITIVE_INFINITY });
   }
 
   /** The vendor throttled: halve, at most once per second so a burst of 429s counts once. */

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { Redis, ReplyError } from 'ioredis';
 import type { Logger } from './logger.js';
 import { MemoryFailureStore, type FailureStore } from './login-throttle.js';
@@ -9,7 +8,8 @@ import type { TokenStore } from './token-cache.js';
 
 /**
  * Shared state for many replicas (REDIS_URL): sessions and their revocation, the second level of
- * the vendor token cache, rate-limit budgets and failed-login counts, and the APQ cache.
+ * the vendor token cache, rate-limit budgets and failed-login counts. (Persisted queries stay in
+ * each process, bounded: a client whose query a replica lacks sends it again.)
  *
  * Redis is marked down on the first command that times out or finds no connection, and whenever
  * the connection drops; while it is down every call fails at once, without asking Redis, until a
@@ -203,6 +203,8 @@ export class RedisSessionStore implements SessionStore {
   constructor(
     private readonly redis: Client,
     private readonly breaker: Breaker,
+    /** Live sessions one owner keeps (SESSIONS_MAX_PER_CLIENT); its next one ends its oldest. */
+    private readonly maxPerOwner = 1000,
   ) {}
 
   available(): boolean {
@@ -219,8 +221,30 @@ export class RedisSessionStore implements SessionStore {
 
   async create(record: SessionRecord): Promise<void> {
     const key = `s:${record.id}`;
-    const fields = [['meta', JSON.stringify({ id: record.id, createdAt: record.createdAt, expiresAt: record.expiresAt })], ...record.logins.map((l) => [`login:${l.slot}`, JSON.stringify(l)])].flat();
+    const meta = { id: record.id, createdAt: record.createdAt, expiresAt: record.expiresAt, ...(record.owner ? { owner: record.owner } : {}) };
+    const fields = [['meta', JSON.stringify(meta)], ...record.logins.map((l) => [`login:${l.slot}`, JSON.stringify(l)])].flat();
     await this.run(() => this.redis.multi().hset(key, ...fields).pexpireat(key, record.expiresAt).exec());
+    if (record.owner) await this.run(() => this.keepOwnerWithin(record.owner!, record));
+  }
+
+  /**
+   * Each owner's sessions in a sorted set by creation time: past the cap, its oldest end. (Not one
+   * script: a session and its owner's set live under different keys, which a Cluster may place on
+   * different nodes.)
+   */
+  private async keepOwnerWithin(owner: string, record: SessionRecord): Promise<void> {
+    const key = `o:${owner}`;
+    const [, [, count] = []] = (await this.redis
+      .multi()
+      .zadd(key, record.createdAt, record.id)
+      .zcard(key)
+      .pexpireat(key, record.expiresAt)
+      .exec()) as Array<[Error | null, unknown]>;
+    const excess = Number(count) - this.maxPerOwner;
+    if (excess <= 0) return;
+    const oldest = await this.redis.zpopmin(key, excess);
+    const ids = oldest.filter((_, i) => i % 2 === 0);
+    if (ids.length) await this.redis.del(...ids.map((id) => `s:${id}`));
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
@@ -455,24 +479,6 @@ export class RedisFailureStore implements FailureStore {
   }
 }
 
-/** Apollo's persisted-query cache in Redis; a miss while Redis is away (clients resend the query). */
-export class RedisKeyValueCache implements KeyValueCache<string> {
-  constructor(
-    private readonly redis: Client,
-    private readonly breaker: Breaker,
-  ) {}
-  async get(key: string): Promise<string | undefined> {
-    return (await this.breaker.run(() => this.redis.get(`apq:${key}`)).catch(() => null)) ?? undefined;
-  }
-  async set(key: string, value: string, options?: { ttl?: number | null }): Promise<void> {
-    const ttl = options?.ttl;
-    await this.breaker.run(() => (ttl ? this.redis.set(`apq:${key}`, value, 'EX', ttl) : this.redis.set(`apq:${key}`, value))).catch(() => undefined);
-  }
-  async delete(key: string): Promise<boolean | void> {
-    await this.breaker.run(() => this.redis.del(`apq:${key}`)).catch(() => undefined);
-  }
-}
-
 async function ping(redis: Redis, breaker: Breaker): Promise<boolean> {
   if (!breaker.up) return false;
   try {
@@ -488,14 +494,13 @@ export interface RedisStores {
   tokens: RedisTokenStore;
   rates: RedisRateStore;
   failures: RedisFailureStore;
-  apq: RedisKeyValueCache;
   ping(): Promise<boolean>;
   /** Resolves once Redis is up, or after `ms` whatever the state (start-up does not wait forever). */
   connected(ms: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
-export function createRedisStores(url: string, options: { logger: Logger; replicas: number }): RedisStores {
+export function createRedisStores(url: string, options: { logger: Logger; replicas: number; maxSessionsPerClient?: number }): RedisStores {
   const { logger } = options;
   const redis = new Redis(url, {
     keyPrefix: 'sb:',
@@ -515,14 +520,13 @@ export function createRedisStores(url: string, options: { logger: Logger; replic
   let warnedFor = -1;
   return {
     redis,
-    sessions: new RedisSessionStore(redis, breaker),
+    sessions: new RedisSessionStore(redis, breaker, options.maxSessionsPerClient),
     tokens: new RedisTokenStore(redis, breaker),
     rates: new RedisRateStore(redis, breaker, options.replicas, () => {
       if (warnedFor !== breaker.outages) logger.warn({ replicas: options.replicas }, "rate limits fall back to this replica's share of each budget until Redis returns");
       warnedFor = breaker.outages;
     }),
     failures: new RedisFailureStore(redis, breaker),
-    apq: new RedisKeyValueCache(redis, breaker),
     ping: () => ping(redis, breaker),
     connected: (ms) => breaker.whenUp(ms),
     async close() {

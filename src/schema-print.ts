@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { printSchema } from 'graphql';
 import { packageRoot } from './config.js';
-import { buildSchema } from './server.js';
+import { buildSchema } from './schema.js';
 
 /**
  * `npm run schema:print` writes the full SDL (schema.graphql) for consumers and their tools: the

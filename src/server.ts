@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLRequest } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -12,18 +12,18 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import { buildSubgraphSchema } from '@apollo/subgraph';
 import cors from 'cors';
-import { GraphQLError, parse, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { GraphQLError, type ValidationContext } from 'graphql';
 import type { DestinationStream } from 'pino';
-import { resolvers } from '../resolvers/index.js';
-import { packageInfo, packageRoot, type Config } from './config.js';
+import { packageInfo, type Config } from './config.js';
+import { buildSchema } from './schema.js';
+
 import { Context, type RequestInfo, type Services } from './context.js';
 import { createFormatError, errorCodeOf } from './errors.js';
 import { FastPath } from './fast-path.js';
 import { landingPageHtml } from './landing.js';
 import { createLogger, SecretRegistry, type Logger } from './logger.js';
-import { LoginThrottle, type FailureStore } from './login-throttle.js';
+import { LoginThrottle, MemoryFailureStore, type FailureStore } from './login-throttle.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter, type RateStore } from './rate-limit.js';
 import { deriveKeys, Sealer } from './secrets.js';
@@ -31,9 +31,23 @@ import { createRedisStores, type RedisStores } from './redis.js';
 import { MemorySessionStore, SessionManager, type SessionStore } from './sessions.js';
 import { TokenCache, type TokenStore } from './token-cache.js';
 import { createVendors } from './vendors.js';
+import { ClientGoneError, RequestScope, type CallScope } from './request-scope.js';
+import { CSRF_MESSAGE, csrfBlocked, documentStore, isJsonType, listLimitMessage, maxListItemsRule, mediaEssence, oversizedList, persistedQueryStore } from './pipeline.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const BEARER = /^Bearer\s+(.*)$/is;
+
+/** The `variables` of a GET request's query string, parsed; undefined when absent or not JSON (Apollo answers that). */
+function variablesOfQueryString(search: string): unknown {
+  if (!search.includes('variables')) return undefined;
+  const raw = new URLSearchParams(search).get('variables');
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The request body as text, or undefined once it passes MAX_BODY_BYTES (the rest is drained). */
 function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -67,12 +81,18 @@ class HttpRequestInfo implements RequestInfo {
     private readonly req: IncomingMessage,
     readonly token: string | undefined,
     private readonly trustProxy: number,
+    readonly scope: CallScope,
+    /** Told when a proxy forwards for clients but TRUST_PROXY does not count it. */
+    private readonly untrustedProxy: () => void,
   ) {}
 
-  /** The client's address, after TRUST_PROXY hops of X-Forwarded-For; read only by the login throttle. */
+  /** The client's address, after TRUST_PROXY hops of X-Forwarded-For; read by the per-client limits. */
   get clientAddress(): string {
     const direct = this.req.socket.remoteAddress ?? 'unknown';
-    if (this.trustProxy <= 0) return direct;
+    if (this.trustProxy <= 0) {
+      if (this.req.headers['x-forwarded-for'] !== undefined) this.untrustedProxy();
+      return direct;
+    }
     const hops = String(this.req.headers['x-forwarded-for'] ?? '')
       .split(',')
       .map((s) => s.trim())
@@ -106,23 +126,6 @@ export interface Gateway {
   setDemoToken(token: string): void;
 }
 
-/** The SDL of schema/*.graphql, in file-name order. */
-export function loadTypeDefs(): string {
-  const dir = resolve(packageRoot(), 'schema');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.graphql'))
-    .sort()
-    .map((f) => readFileSync(resolve(dir, f), 'utf8'))
-    .join('\n');
-}
-
-/** The executable schema: a Federation 2 subgraph (`_service`, `_entities`) built from schema/. */
-export function buildSchema(): GraphQLSchema {
-  // The resolvers are typed by codegen against Context; @apollo/subgraph declares its map for an
-  // `unknown` context, which a typed map cannot be assigned to.
-  return buildSubgraphSchema([{ typeDefs: parse(loadTypeDefs()), resolvers: resolvers as never }]);
-}
-
 /** Every configured secret value, so log lines can never carry them whatever field they sit in. */
 function secretsOf(config: Config): SecretRegistry {
   const secrets = new SecretRegistry();
@@ -145,7 +148,7 @@ export function buildServices(options: GatewayOptions): Services {
     metrics,
     l2: options.stores?.tokens ? { store: options.stores.tokens, sealer } : undefined,
   });
-  const limiter = new RateLimiter({ metrics, store: options.stores?.rates });
+  const limiter = new RateLimiter({ metrics, store: options.stores?.rates, maxQueue: config.limits.vendorQueue });
   const loginThrottle = new LoginThrottle({
     maxFailures: config.login.maxFailures,
     maxFailuresPerClient: config.login.maxFailuresPerClient,
@@ -154,7 +157,17 @@ export function buildServices(options: GatewayOptions): Services {
     metrics,
     store: options.stores?.failures,
   });
-  const sessions = new SessionManager(keys.sessionSigning, options.stores?.sessions ?? new MemorySessionStore(), config.sessionTtlMs);
+  const sessions = new SessionManager(
+    keys.sessionSigning,
+    options.stores?.sessions ?? new MemorySessionStore({ max: config.sessions.max, maxPerOwner: config.sessions.maxPerClient }),
+    config.sessionTtlMs,
+    undefined,
+    {
+      perMinute: config.sessions.newPerClientPerMinute,
+      log: options.stores?.failures ?? new MemoryFailureStore(),
+      ownerOf: (client) => createHmac('sha256', keys.hashing).update(`client\u0000${client}`).digest('base64url'),
+    },
+  );
   const deps = { config, logger, metrics, tokens, limiter, sealer, loginThrottle, sessions };
   return { ...deps, keys, vendors: createVendors(deps) };
 }
@@ -175,6 +188,24 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
 }
 
 /**
+ * Subscriptions are not served over a plain POST or GET: that is a client's mistake (400), not an
+ * internal error with a stack in the log.
+ */
+const subscriptionsOverHttpPlugin: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation === 'subscription') {
+          throw new GraphQLError('Subscriptions are not served over a plain GraphQL request: use a WebSocket (graphql-transport-ws) or GraphQL over SSE', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        }
+      },
+    };
+  },
+};
+
+/**
  * graphql-armor's rules throw on rejection by default, which Apollo reports as an internal error;
  * reported through the validation context they are ordinary validation errors (400).
  */
@@ -187,7 +218,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let redis: RedisStores | undefined;
   if (config.redisUrl && !options.stores) {
     const bootLogger = options.logger ?? createLogger({ level: config.logLevel, secrets: secretsOf(config), destination: options.logDestination });
-    redis = createRedisStores(config.redisUrl, { logger: bootLogger, replicas: config.replicas });
+    redis = createRedisStores(config.redisUrl, { logger: bootLogger, replicas: config.replicas, maxSessionsPerClient: config.sessions.maxPerClient });
     options = { ...options, logger: bootLogger, stores: redis };
     if (!(await redis.connected(5_000))) bootLogger.warn('Redis did not answer at start-up: serving, not ready, until it does');
   }
@@ -202,6 +233,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ApolloServerPluginSchemaReportingDisabled(),
     ApolloServerPluginInlineTraceDisabled(),
     metricsPlugin(metrics),
+    subscriptionsOverHttpPlugin,
   ];
   if (config.production) plugins.push(ApolloServerPluginLandingPageDisabled());
   else {
@@ -219,6 +251,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // explorers need about 21 levels (graphql-js getIntrospectionQuery), so it gets its own, looser bound.
     maxDepthRule({ n: Math.max(30, config.limits.depth), ignoreIntrospection: false, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
     maxAliasesRule({ n: config.limits.aliases, exposeLimits: true, propagateOnRejection: false, onReject: [reportLimit] }),
+    maxListItemsRule(config.limits.listItems),
   ];
   const formatError = createFormatError({
     production: config.production,
@@ -236,13 +269,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     validationRules,
     formatError,
     stopOnTerminationSignals: false,
-    persistedQueries: redis ? { cache: redis.apq, ttl: 86_400 } : undefined,
+    // Kept in this process, bounded in bytes: a client whose query is not here sends it again.
+    persistedQueries: { cache: persistedQueryStore(config.limits.apqCacheBytes, config.limits.apqDocumentBytes), ttl: 86_400 },
+    documentStore: documentStore(config.limits.documentCacheBytes),
     logger,
     plugins,
   });
   await apollo.start();
   const fastPath = config.fastPath
-    ? new FastPath({ schema, rules: validationRules, maxTokens: config.limits.tokens, introspection: config.introspection, formatError, metrics })
+    ? new FastPath({ schema, rules: validationRules, maxTokens: config.limits.tokens, introspection: config.introspection, formatError, metrics, maxBytes: config.limits.documentCacheBytes })
     : undefined;
 
   const corsHandler = config.corsOrigins.length
@@ -263,15 +298,26 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     res.end(text);
   };
 
+  const badRequest = (res: ServerResponse, message: string, code = 'BAD_REQUEST', extensions: Record<string, unknown> = {}) =>
+    sendJson(res, 400, { errors: [{ message, extensions: { code, ...extensions } }] });
+
+  /**
+   * One pipeline for every GraphQL request: CORS, CSRF, the body (size, media type, JSON) and the
+   * size of list variables are checked here, before the fast path or Apollo Server sees it.
+   */
   const graphql = async (req: IncomingMessage, res: ServerResponse, search: string) => {
     if (corsHandler) {
       let next = false;
       corsHandler(req, res, () => (next = true));
       if (!next) return; // the preflight was answered
     }
+    // A browser asking for the explorer page is not a GraphQL request: Apollo serves the page (or,
+    // where it does not, applies the same CSRF rule itself).
+    const wantsPage = req.method === 'GET' && /text\/html/i.test(req.headers.accept ?? '');
+    if ((req.method === 'POST' || (req.method === 'GET' && !wantsPage)) && csrfBlocked(req.headers)) return badRequest(res, CSRF_MESSAGE);
     let body: unknown;
-    const contentType = req.headers['content-type'] ?? '';
-    const isJson = /json/i.test(contentType);
+    const essence = mediaEssence(req.headers['content-type']);
+    const isJson = isJsonType(essence);
     if (req.method === 'POST') {
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > MAX_BODY_BYTES) return refuseBody(req, res);
@@ -281,16 +327,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         try {
           body = JSON.parse(text);
         } catch {
-          return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+          return badRequest(res, 'The request body is not valid JSON');
         }
       } else {
         body = text;
       }
     }
+    const variables = req.method === 'POST' ? (body as { variables?: unknown } | null)?.variables : variablesOfQueryString(search);
+    const tooLong = variables && typeof variables === 'object' ? oversizedList(variables, config.limits.listItems) : undefined;
+    if (tooLong) {
+      metrics.graphqlErrors.inc({ code: 'BAD_USER_INPUT' });
+      return badRequest(res, listLimitMessage(tooLong, config.limits.listItems), 'BAD_USER_INPUT', { limit: config.limits.listItems });
+    }
     const auth = req.headers.authorization;
     const token = auth ? BEARER.exec(auth)?.[1]?.trim() : undefined;
-    const context = new Context(services, new HttpRequestInfo(req, token || undefined, config.trustProxy));
-    if (fastPath && req.method === 'POST' && isJson) {
+    const context = new Context(services, new HttpRequestInfo(req, token || undefined, config.trustProxy, requestScope(req, res), untrustedProxy));
+    if (fastPath && req.method === 'POST' && essence === 'application/json') {
       const answer = await fastPath.run(body, req.headers.accept, context);
       if (answer) {
         res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body), 'x-content-type-options': 'nosniff', ...(closing ? { connection: 'close' } : {}) });
@@ -313,6 +365,45 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }
     for await (const chunk of result.body.asyncIterator) res.write(chunk);
     res.end();
+  };
+
+  // Behind a proxy that TRUST_PROXY does not count, every client shares the proxy's address in the
+  // per-client limits. Said once, to the operator who can fix it.
+  let warnedProxy = false;
+  const untrustedProxy = () => {
+    if (warnedProxy) return;
+    warnedProxy = true;
+    logger.warn(
+      { variable: 'TRUST_PROXY' },
+      'Requests arrive with X-Forwarded-For but TRUST_PROXY=0: every client behind that proxy shares its address in the per-client limits (failed logins, new sessions); set TRUST_PROXY to the number of proxies in front',
+    );
+  };
+
+  /**
+   * The request's vendor-call scope: its budget of calls, a deadline REQUEST_TIMEOUT_MS away, and
+   * a signal that fires when the client closes the connection before its answer is written, so
+   * work still queued for it is dropped.
+   */
+  const requestScope = (req: IncomingMessage, res: ServerResponse): RequestScope => {
+    const controller = new AbortController();
+    // One listener per vendor call waiting in a queue, up to the request's call budget.
+    setMaxListeners(config.limits.vendorCallsPerRequest + 10, controller.signal);
+    // Gone: the connection closed, or the client ended its side (a client that closes its socket
+    // right after sending leaves it half-open; Node keeps it so until the answer is written). One
+    // that left before its request was even read gives no event at all.
+    const socket = req.socket;
+    if (socket.destroyed || socket.readableEnded) controller.abort(new ClientGoneError());
+    else {
+      const gone = () => {
+        if (!res.writableFinished) controller.abort(new ClientGoneError());
+      };
+      socket.once('end', gone);
+      res.once('close', () => {
+        socket.off('end', gone);
+        gone();
+      });
+    }
+    return new RequestScope(controller.signal, Date.now() + config.limits.requestTimeoutMs, config.limits.vendorCallsPerRequest);
   };
 
   const refuseBody = (req: IncomingMessage, res: ServerResponse) => {

@@ -1,7 +1,8 @@
 import { hash, randomUUID, webcrypto } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { ErrorCode, SwitchboardError, type VendorName } from './errors.js';
+import { ErrorCode, RateLimitedError, SwitchboardError, UpstreamError, type VendorName } from './errors.js';
+import type { FailureStore } from './login-throttle.js';
 
 export type NurevaAccountName = 'MONITOR' | 'GENERAL' | 'INTEGRATOR' | 'ADMIN';
 
@@ -36,6 +37,8 @@ export interface SessionRecord {
   createdAt: number;
   expiresAt: number;
   logins: StoredLogin[];
+  /** Who started it: an HMAC of the client address, so one client's flood ends only its own sessions. */
+  owner?: string;
 }
 
 /**
@@ -71,18 +74,77 @@ export class StoreUnavailableError extends SwitchboardError {
   }
 }
 
+/** The store holds as many sessions as it may, and none of them may give way (see MemorySessionStore). */
+export class SessionStoreFullError extends RateLimitedError {
+  constructor() {
+    super(60, 'The gateway holds as many sessions as it may (SESSIONS_MAX); retry later');
+  }
+}
+
+export interface MemorySessionStoreOptions {
+  /** Live sessions kept in all (SESSIONS_MAX). */
+  max?: number;
+  /** Live sessions one owner keeps (SESSIONS_MAX_PER_CLIENT); its next one ends its oldest. */
+  maxPerOwner?: number;
+  now?: () => number;
+}
+
+/**
+ * Sessions in this process. A flood of logins must not end anyone else's session: past
+ * `maxPerOwner`, a client's new session ends that client's own oldest one, and when the store
+ * holds `max` live sessions a new one is refused (RATE_LIMITED), never made room for by evicting
+ * a session another client holds.
+ */
 export class MemorySessionStore implements SessionStore {
   private readonly sessions: LRUCache<string, SessionRecord>;
+  /** Session ids per owner, oldest first; kept in step with the store by `dispose`. */
+  private readonly owners = new Map<string, Set<string>>();
+  private readonly max: number;
+  private readonly maxPerOwner: number;
+  private readonly now: () => number;
 
-  constructor(
-    max = 100_000,
-    private readonly now: () => number = () => Date.now(),
-  ) {
-    this.sessions = new LRUCache({ max, ttlAutopurge: false, ttlResolution: 0, perf: { now: () => this.now() } });
+  constructor(options: MemorySessionStoreOptions = {}) {
+    this.max = options.max ?? 100_000;
+    this.maxPerOwner = options.maxPerOwner ?? 1000;
+    const now = (this.now = options.now ?? (() => Date.now()));
+    this.sessions = new LRUCache({
+      // Never reached: create() refuses first, so the cache never evicts a live session by age.
+      max: this.max + 1,
+      ttlAutopurge: false,
+      ttlResolution: 0,
+      perf: { now },
+      dispose: (record, id) => this.forget(record.owner, id),
+    });
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  private forget(owner: string | undefined, id: string): void {
+    if (owner === undefined) return;
+    const ids = this.owners.get(owner);
+    ids?.delete(id);
+    if (ids?.size === 0) this.owners.delete(owner);
   }
 
   async create(record: SessionRecord): Promise<void> {
+    const { owner } = record;
+    if (owner !== undefined) {
+      const ids = this.owners.get(owner);
+      // The owner's oldest sessions make room for its newest.
+      while (ids && ids.size >= this.maxPerOwner) this.sessions.delete(ids.values().next().value!);
+    }
+    if (this.sessions.size >= this.max) {
+      this.sessions.purgeStale();
+      if (this.sessions.size >= this.max) throw new SessionStoreFullError();
+    }
     this.sessions.set(record.id, copy(record), { ttl: Math.max(1, record.expiresAt - this.now()) });
+    if (owner !== undefined) {
+      const ids = this.owners.get(owner) ?? new Set<string>();
+      ids.add(record.id);
+      this.owners.set(owner, ids);
+    }
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
@@ -117,6 +179,11 @@ export class MemorySessionStore implements SessionStore {
 
 const ISSUER = 'switchboard';
 
+/** Inputs are bounded before any call; this bounds what a vendor answered, before it is kept. */
+function checkSize(login: StoredLogin): void {
+  if (JSON.stringify(login).length > MAX_LOGIN_BYTES) throw new UpstreamError(login.vendor, 'The vendor answered more than a session may keep');
+}
+
 /**
  * Session tokens are HS256 JWTs (jose) that carry only the session id and its expiry: nothing a
  * vendor issued. The session itself is server-side, so logout is a delete and takes effect on
@@ -127,6 +194,17 @@ const ISSUER = 'switchboard';
  * token itself), until it expires; a tampered token hashes differently and is verified in full.
  * Revocation is unaffected: the session is still read from the store on every request.
  */
+/** How many new sessions one client may start a minute, and where that is counted (shared by replicas with Redis). */
+export interface NewSessionLimit {
+  perMinute: number;
+  log: FailureStore;
+  /** Turns a client address into the owner key (an HMAC: addresses are not kept in clear). */
+  ownerOf: (client: string) => string;
+}
+
+/** Biggest login a session keeps (serialized): what vendors answer is bounded before it is stored. */
+const MAX_LOGIN_BYTES = 16 * 1024;
+
 export class SessionManager {
   private readonly key: Promise<webcrypto.CryptoKey>;
   private readonly verified: LRUCache<string, { id: string; exp: number }>;
@@ -136,14 +214,30 @@ export class SessionManager {
     readonly store: SessionStore,
     private readonly ttlMs: number,
     private readonly now: () => number = () => Date.now(),
+    private readonly limit?: NewSessionLimit,
   ) {
     this.key = webcrypto.subtle.importKey('raw', signingKey, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
     this.verified = new LRUCache({ max: 50_000 });
   }
 
-  async create(logins: StoredLogin[] = []): Promise<{ token: string; session: SessionRecord }> {
+  /**
+   * Starts a session. With the client's address, at most `perMinute` new sessions a minute each
+   * (RATE_LIMITED past that), and the session counts as that client's in the store's caps.
+   */
+  async create(logins: StoredLogin[] = [], client?: string): Promise<{ token: string; session: SessionRecord }> {
+    logins.forEach(checkSize);
     const createdAt = this.now();
-    const session: SessionRecord = { id: randomUUID(), createdAt, expiresAt: createdAt + this.ttlMs, logins };
+    let owner: string | undefined;
+    if (client !== undefined && this.limit) {
+      owner = this.limit.ownerOf(client);
+      const key = `new-session:${owner}`;
+      const recent = await this.limit.log.recent(key, createdAt, 60_000);
+      if (recent.length >= this.limit.perMinute) {
+        throw new RateLimitedError((recent[0]! + 60_000 - createdAt) / 1000, 'Too many new sessions from this client (SESSIONS_NEW_PER_CLIENT); retry later, or log in with the session you have');
+      }
+      await this.limit.log.add(key, createdAt, 60_000);
+    }
+    const session: SessionRecord = { id: randomUUID(), createdAt, expiresAt: createdAt + this.ttlMs, logins, ...(owner ? { owner } : {}) };
     await this.store.create(session);
     return { token: await this.sign(session), session };
   }
@@ -199,17 +293,19 @@ export class SessionManager {
    * Adds a login to the caller's session, or starts one. Returns the token to use from now on:
    * the same token when attaching (the session and its expiry are unchanged).
    */
-  async attach(current: { token: string; session: SessionRecord } | undefined, login: StoredLogin): Promise<{ token: string; session: SessionRecord }> {
+  async attach(current: { token: string; session: SessionRecord } | undefined, login: StoredLogin, client?: string): Promise<{ token: string; session: SessionRecord }> {
+    checkSize(login);
     if (current && (await this.store.putLogin(current.session.id, login))) {
       const logins = current.session.logins.filter((l) => l.slot !== login.slot).concat(login);
       current.session.logins = logins;
       return { token: current.token, session: current.session };
     }
-    return this.create([login]);
+    return this.create([login], client);
   }
 
   /** Replaces a login the session already holds (e.g. an edited profile). */
   async saveLogin(session: SessionRecord, login: StoredLogin): Promise<void> {
+    checkSize(login);
     await this.store.putLogin(session.id, login);
     session.logins = session.logins.filter((l) => l.slot !== login.slot).concat(login);
   }

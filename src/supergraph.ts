@@ -1,5 +1,5 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
-import { buildSchema } from './server.js';
+import { buildSchema } from './schema.js';
 
 /**
  * `npm run supergraph`: this subgraph's SDL with its federation directives (@link, @key), for

@@ -110,6 +110,18 @@ export class TokenCache {
     return entry as CachedToken<M>;
   }
 
+  /**
+   * Keeps a token obtained outside the cache (a login that must reach the vendor every time, such
+   * as one with a one-time code) for the calls that follow it.
+   */
+  put<M>(vendor: VendorName, key: string, grant: TokenGrant<M>, defaultTtlMs = 3_600_000): CachedToken<M> {
+    const entry = this.entryOf(grant, defaultTtlMs);
+    this.lru.set(key, entry, { ttl: Math.max(1, entry.renewAt - entry.obtainedAt) });
+    this.options.metrics?.tokenCache.inc({ vendor, event: 'miss' });
+    this.share(key, entry);
+    return entry as CachedToken<M>;
+  }
+
   /** The entry if present and fresh; never logs in. */
   peek<M>(key: string): CachedToken<M> | undefined {
     return this.lru.get(key) as CachedToken<M> | undefined;
@@ -154,22 +166,29 @@ export class TokenCache {
       }
     }
     this.options.metrics?.tokenCache.inc({ vendor, event: stale ? 'refresh' : 'miss' });
-    const grant = await context.login();
+    const entry = this.entryOf(await context.login(), context.defaultTtlMs);
+    // A token already inside its renewal margin is used by the callers waiting for it, not kept.
+    fetchOpts.ttl = Math.max(1, entry.renewAt - entry.obtainedAt);
+    this.share(key, entry);
+    return entry;
+  }
+
+  private entryOf(grant: TokenGrant, defaultTtlMs: number): CachedToken {
     const obtainedAt = this.now();
-    const entry: CachedToken = {
+    return {
       token: grant.token,
       obtainedAt,
       expiresAt: grant.expiresAt,
-      renewAt: grant.expiresAt !== undefined ? renewalTime(obtainedAt, grant.expiresAt, grant.issuedAt) : obtainedAt + context.defaultTtlMs,
+      renewAt: grant.expiresAt !== undefined ? renewalTime(obtainedAt, grant.expiresAt, grant.issuedAt) : obtainedAt + defaultTtlMs,
       meta: grant.meta,
     };
-    const ttl = entry.renewAt - obtainedAt;
-    // A token already inside its renewal margin is used by the callers waiting for it, not kept.
-    fetchOpts.ttl = Math.max(1, ttl);
-    if (l2 && ttl > 1000) {
-      void l2.store.set(key, l2.sealer.seal(JSON.stringify(entry)), ttl).catch(() => undefined);
-    }
-    return entry;
+  }
+
+  /** Hands a fresh token to the other replicas (sealed), when it lives long enough to be worth it. */
+  private share(key: string, entry: CachedToken): void {
+    const l2 = this.options.l2;
+    const ttl = entry.renewAt - entry.obtainedAt;
+    if (l2 && ttl > 1000) void l2.store.set(key, l2.sealer.seal(JSON.stringify(entry)), ttl).catch(() => undefined);
   }
 
   private async fromL2(key: string): Promise<CachedToken | undefined> {

@@ -14,13 +14,14 @@ import {
 } from '../../src/errors.js';
 import { parseJson, UpstreamClient, type UpstreamCall, type UpstreamResponse } from '../../src/http.js';
 import type { RateRule } from '../../src/rate-limit.js';
+import type { CallScope } from '../../src/request-scope.js';
+import { checkLength, INPUT_LIMITS, validateEmail, validatePassword } from '../../src/input.js';
 import type { SessionRecord, StoredLogin } from '../../src/sessions.js';
 import { jwtTimes, withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
 import type { ImpersonationRecord, NexudusEnvelope, NexudusTokenAnswer, NexudusUserRecord } from './models.js';
 
 const VENDOR = 'NEXUDUS' as const;
 export const NEXUDUS_SLOT = 'NEXUDUS';
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Nexudus allows 60 writes (POSTs) a minute, and the token request is one: this budget comes on top of every call's per-identity pacing. */
 export const WRITE_RATE: { key: string; rules: RateRule[] } = { key: 'nexudus:anonymous:writes', rules: [{ limit: 60, windowMs: 60_000 }] };
 
@@ -125,8 +126,9 @@ export class NexudusClient {
   }
 
   /** `GET /en/user/me` with a bearer. */
-  async me(token: string, identity: string): Promise<{ ok: true; user: NexudusUserRecord } | { ok: false; status: number; res: UpstreamResponse }> {
+  async me(token: string, identity: string, scope?: CallScope): Promise<{ ok: true; user: NexudusUserRecord } | { ok: false; status: number; res: UpstreamResponse }> {
     const res = await this.portal.request({
+      scope,
       operation: 'user.me',
       method: 'GET',
       path: '/en/user/me',
@@ -190,12 +192,18 @@ export class NexudusDataSource {
 
   async login(email: string, password: string, totp?: string | null): Promise<StoredLogin> {
     const { client, ctx } = this;
-    if (!EMAIL.test(email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    validateEmail(email, VENDOR);
+    validatePassword(password, VENDOR);
+    checkLength(totp, 'totp', INPUT_LIMITS.totp, VENDOR);
     if (!password) throw new BadUserInputError('password: must not be empty', 'password', { vendor: VENDOR });
     const creds: SealedCredentials = { email, password, ...(totp ? { totp } : {}) };
     const key = client.tokenKey(creds);
-    const entry = await ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, `${password}\u0000${totp ?? ''}`, () =>
-      ctx.services.tokens.get(VENDOR, key, client.login(creds, key), 3_600_000),
+    const { tokens } = ctx.services;
+    // A one-time code is one time: such a login always asks Nexudus (which refuses a code used
+    // before), and its bearer is cached only for the calls of the session it starts.
+    const login = client.login(creds, key);
+    const entry = await ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, `${password}\u0000${totp ?? ''}`, async () =>
+      totp ? tokens.put(VENDOR, key, await login(), 3_600_000) : tokens.get(VENDOR, key, login, 3_600_000),
     );
     const meta = entry.meta as LoginMeta | undefined;
     return {
@@ -256,7 +264,7 @@ export class NexudusDataSource {
     if (!login) throw new UnauthenticatedError('This session holds no Nexudus login: use loginNexudus first', { vendor: VENDOR });
     let record: NexudusUserRecord | undefined;
     const { res } = await this.withBearer(login, async (token) => {
-      const r = await this.client.me(await token(), key);
+      const r = await this.client.me(await token(), key, this.ctx.scope);
       if (r.ok) record = r.user;
       return r.ok ? { status: 200, headers: {}, text: '' } : r.res;
     });
@@ -282,10 +290,22 @@ export class NexudusDataSource {
     return login ? this.meOf(login) : null;
   }
 
-  /** `GET /en/user/exists?email=`: public, a bare true/false. */
+  /**
+   * `GET /en/user/exists?email=`: public, a bare true/false. Anyone may ask, and Nexudus counts it
+   * in the budget that password logins use too: so each client asks at most
+   * NEXUDUS_EXISTS_PER_CLIENT times a minute, and all of them together at most
+   * NEXUDUS_EXISTS_RATE_LIMIT, which leaves the rest of the budget to logins.
+   */
   async exists(email: string): Promise<boolean> {
-    if (!EMAIL.test(email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    validateEmail(email);
+    const { client, ctx } = this;
+    const { limiter, tokens } = ctx.services;
+    const { existsPerClient, existsRateLimit } = client.config;
+    const caller = tokens.key(VENDOR, 'exists-caller', ctx.request.clientAddress);
+    await limiter.acquire(VENDOR, `nexudus:exists:${caller}`, [{ limit: existsPerClient, windowMs: 60_000 }], 0, ctx.scope.signal);
+    await limiter.acquire(VENDOR, 'nexudus:anonymous:exists', [{ limit: existsRateLimit, windowMs: 60_000 }], Math.min(client.api.timeoutMs, ctx.scope.deadline - Date.now()), ctx.scope.signal);
     const res = await this.client.portal.request({
+      scope: ctx.scope,
       operation: 'user.exists',
       method: 'GET',
       path: '/en/user/exists',
@@ -314,6 +334,7 @@ export class NexudusDataSource {
       // the call must queue behind that, not slip out right after it.
       const bearer = await token();
       return this.client.api.request({
+        scope: this.ctx.scope,
         operation: 'user.impersonate',
         method: 'GET',
         path: `/api/sys/users/${userId}/token/refresh`,

@@ -15,6 +15,8 @@ import {
 } from '../../src/errors.js';
 import { CertificateMismatchError, parseJson, UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/http.js';
 import type { RateRule } from '../../src/rate-limit.js';
+import type { CallScope } from '../../src/request-scope.js';
+import { validatePassword } from '../../src/input.js';
 import type { NurevaAccountName, SessionRecord, StoredLogin } from '../../src/sessions.js';
 import { withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
 import type { DeviceRecord, NurevaAudio, NurevaErrorEnvelope, NurevaHardware } from './models.js';
@@ -169,7 +171,13 @@ export class NurevaClient {
     return { 'nureva-client-id': this.config.clientId, 'nureva-client-version': this.config.clientVersion };
   }
 
-  async send(deviceId: string, operation: string, method: HttpMethod, path: string, init: { json?: unknown; auth?: () => Promise<Record<string, string>>; read?: boolean } = {}): Promise<UpstreamResponse> {
+  async send(
+    deviceId: string,
+    operation: string,
+    method: HttpMethod,
+    path: string,
+    init: { json?: unknown; auth?: () => Promise<Record<string, string>>; read?: boolean; scope?: CallScope } = {},
+  ): Promise<UpstreamResponse> {
     const { http } = this.entry(deviceId);
     return http.request({
       operation,
@@ -179,6 +187,7 @@ export class NurevaClient {
       headers: this.headers(),
       auth: init.auth,
       read: init.read,
+      scope: init.scope,
       rate: { key: `nureva:${deviceId}`, rules: this.rules },
     });
   }
@@ -265,6 +274,7 @@ export class NurevaDataSource {
   async login(deviceId: string, account: NurevaAccountName, password: string): Promise<StoredLogin> {
     const { client, ctx } = this;
     client.entry(deviceId);
+    validatePassword(password, VENDOR);
     const key = client.tokenKey(deviceId, account, password);
     await ctx.services.loginThrottle.attempt(VENDOR, `${deviceId}/${account}`, ctx.request.clientAddress, password, () =>
       ctx.services.tokens.get(VENDOR, key, client.login(deviceId, account, password), AUTH_TTL_MS),
@@ -294,7 +304,7 @@ export class NurevaDataSource {
       VENDOR,
       key,
       client.login(deviceId, account, password),
-      (token) => client.send(deviceId, operation, method, path, { ...init, auth: async () => ({ authorization: `Nureva ${await token()}` }) }),
+      (token) => client.send(deviceId, operation, method, path, { ...init, scope: ctx.scope, auth: async () => ({ authorization: `Nureva ${await token()}` }) }),
       (res) => res.status === 401,
       AUTH_TTL_MS,
     );

@@ -1,9 +1,10 @@
 import DataLoader from 'dataloader';
 import type { NuveqConfig } from '../../src/config.js';
 import type { Context, VendorDeps } from '../../src/context.js';
-import { BadUserInputError, UnauthenticatedError, UpstreamError, errorFromStatus, vendorMessage } from '../../src/errors.js';
+import { BadUserInputError, RateLimitedError, UnauthenticatedError, UpstreamError, UpstreamTimeoutError, errorFromStatus, vendorMessage } from '../../src/errors.js';
 import { UpstreamClient, type UpstreamResponse } from '../../src/http.js';
 import { AdaptiveConcurrency, type ConcurrencyGate } from '../../src/rate-limit.js';
+import type { CallScope } from '../../src/request-scope.js';
 import { NUVEQ_USER_FIELDS, type NuveqUserData, type NuveqUserDetailRequest, type NuveqUserRecord } from './models.js';
 
 const VENDOR = 'NUVEQ' as const;
@@ -46,7 +47,13 @@ export class NuveqClient {
     const template: NuveqUserDetailRequest = { port: config.port, api_id: config.apiId, user_id: 0, token_key: config.tokenKey };
     const [head, tail] = JSON.stringify(template).split('"user_id":0');
     this.detailBody = (userId) => `${head}"user_id":${userId}${tail}`;
-    this.concurrency = new AdaptiveConcurrency(config.concurrency, { processMax: CONNECTIONS });
+    this.concurrency = new AdaptiveConcurrency(config.concurrency, {
+      processMax: CONNECTIONS,
+      // Calls waiting for a connection are bounded: past that, callers hear "later" at once.
+      maxQueue: deps.config.limits.vendorQueue,
+      onFull: () => new RateLimitedError(1, 'Too many Nuveq calls are waiting; retry shortly', { vendor: VENDOR }),
+      onTimeout: () => new UpstreamTimeoutError(VENDOR, 'The request ran out of time waiting for a Nuveq connection'),
+    });
     this.http = new UpstreamClient({
       vendor: VENDOR,
       baseUrl: config.url,
@@ -68,9 +75,9 @@ export class NuveqClient {
   }
 
   /** One User Detail call: the user, or null when Nuveq knows no such user. */
-  async fetchUser(userId: string, gate?: ConcurrencyGate): Promise<NuveqUserRecord | null> {
+  async fetchUser(userId: string, gate?: ConcurrencyGate, scope?: CallScope): Promise<NuveqUserRecord | null> {
     // The endpoint is the base URL itself (`.../api/`).
-    const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate });
+    const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate, scope });
     const parsed = this.parse(res);
     if (parsed === undefined) {
       if (res.status >= 500) throw errorFromStatus(VENDOR, { status: res.status });
@@ -125,7 +132,7 @@ export class NuveqDataSource {
       ctx.services.metrics.batch(VENDOR, 'user');
       // Each batch gets the (adaptive) limit of calls in flight; one id needs no gate.
       const gate = ids.length > 1 ? this.client.concurrency.batch() : undefined;
-      const results = await Promise.all(ids.map((id) => this.client.fetchUser(id, gate).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+      const results = await Promise.all(ids.map((id) => this.client.fetchUser(id, gate, ctx.scope).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
       // A failed answer is never kept: asking again (in this request) asks Nuveq again.
       results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));
       return results;

@@ -15,6 +15,8 @@ import {
 } from '../../src/errors.js';
 import { parseJson, UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/http.js';
 import type { RateRule } from '../../src/rate-limit.js';
+import type { CallScope } from '../../src/request-scope.js';
+import { checkLength, INPUT_LIMITS, validateEmail, validatePassword } from '../../src/input.js';
 import type { SessionRecord, StoredLogin } from '../../src/sessions.js';
 import { jwtTimes, renewalTime, withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
 import type {
@@ -30,7 +32,6 @@ const VENDOR = 'PLATFORM' as const;
 export const PLATFORM_SLOT = 'PLATFORM';
 
 const E164 = /^\+[1-9]\d{1,14}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** GraphQL input names of the vendor's fields, so validation errors name what the caller sent. */
 const FIELD_NAMES: Record<string, string> = {
@@ -136,7 +137,7 @@ export class PlatformClient {
     method: HttpMethod,
     path: string,
     endpoint: string,
-    init: { json?: unknown; headers?: Record<string, string>; clientCredentials?: boolean } = {},
+    init: { json?: unknown; headers?: Record<string, string>; clientCredentials?: boolean; scope?: CallScope } = {},
   ): Promise<UpstreamResponse> {
     let sent: string | undefined;
     return withTokenRetry(
@@ -151,6 +152,7 @@ export class PlatformClient {
           path,
           json: init.json,
           headers: init.headers,
+          scope: init.scope,
           rate: { key: `platform:${endpoint}`, rules: this.rules },
           auth: async () => {
             sent = await token();
@@ -208,7 +210,10 @@ export class PlatformClient {
   }
 
   validateSignup(input: SignupInput): void {
-    if (!EMAIL.test(input.email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    validateEmail(input.email, VENDOR);
+    validatePassword(input.password, VENDOR);
+    checkLength(input.firstName, 'firstName', INPUT_LIMITS.name, VENDOR);
+    checkLength(input.lastName, 'lastName', INPUT_LIMITS.name, VENDOR);
     if (!input.firstName.trim()) throw new BadUserInputError('firstName: must not be empty', 'firstName', { vendor: VENDOR });
     if (!input.lastName.trim()) throw new BadUserInputError('lastName: must not be empty', 'lastName', { vendor: VENDOR });
     if (!input.password) throw new BadUserInputError('password: must not be empty', 'password', { vendor: VENDOR });
@@ -219,7 +224,9 @@ export class PlatformClient {
 
   validateUpdate(input: UpdateInput): void {
     if (Object.keys(input).length === 0) throw new BadUserInputError('input: give at least one field to change', 'input', { vendor: VENDOR });
-    if (input.email != null && !EMAIL.test(input.email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    if (input.email != null) validateEmail(input.email, VENDOR);
+    checkLength(input.firstName, 'firstName', INPUT_LIMITS.name, VENDOR);
+    checkLength(input.lastName, 'lastName', INPUT_LIMITS.name, VENDOR);
     if (input.phoneNumber != null && !E164.test(input.phoneNumber)) {
       throw new BadUserInputError('phoneNumber: must be in E.164 form, e.g. +27821234567', 'phoneNumber', { vendor: VENDOR });
     }
@@ -255,9 +262,10 @@ export class PlatformDataSource {
   /** Logs a client in: the answer (token and profile) from `POST /v1/client/login`. */
   async login(email: string, password: string): Promise<ClientLoginAnswer> {
     const { client, ctx } = this;
-    if (!EMAIL.test(email)) throw new BadUserInputError('email: not an email address', 'email', { vendor: VENDOR });
+    validateEmail(email, VENDOR);
+    validatePassword(password, VENDOR);
     return ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, password, async () => {
-      const res = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', { json: { email, password }, clientCredentials: true });
+      const res = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', { json: { email, password }, clientCredentials: true, scope: ctx.scope });
       if (res.status === 200) return this.loginAnswer(res);
       const error = client.mapError(res);
       // Whether the email exists is not the caller's business: a wrong email reads like a wrong password.
@@ -288,7 +296,7 @@ export class PlatformDataSource {
       password: input.password,
       ...(input.phoneNumber != null ? { phone_number: input.phoneNumber } : {}),
     };
-    const res = await client.call('client.signup', 'POST', '/v1/client/signup', 'POST /v1/client/signup', { json: body });
+    const res = await client.call('client.signup', 'POST', '/v1/client/signup', 'POST /v1/client/signup', { json: body, scope: this.ctx.scope });
     if (res.status !== 200 && res.status !== 201) throw client.mapError(res);
     const signed = parseJson<{ client_token?: unknown }>(VENDOR, res);
     if (typeof signed.client_token !== 'string') throw new UpstreamError(VENDOR, 'The Platform signup answer has no client_token');
@@ -299,6 +307,7 @@ export class PlatformDataSource {
       const login = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', {
         json: { email: input.email, password: input.password },
         clientCredentials: true,
+        scope: this.ctx.scope,
       });
       if (login.status === 200) {
         const answer = this.loginAnswer(login);
@@ -341,6 +350,7 @@ export class PlatformDataSource {
       json: body,
       headers: { 'client-token': client.clientToken(login) },
       clientCredentials: true,
+      scope: this.ctx.scope,
     });
     if (res.status !== 200 && res.status !== 204) throw client.mapError(res);
     const next: ClientAccountRecord = {
@@ -356,12 +366,14 @@ export class PlatformDataSource {
   /** `DELETE /v1/client/{user_id}`; the client login then leaves the session. */
   async delete(session: SessionRecord, reason?: string | null): Promise<boolean> {
     const { client } = this;
+    checkLength(reason, 'reason', INPUT_LIMITS.reason, VENDOR);
     const login = this.sessionLogin(session);
     const profile = login.profile as unknown as ClientAccountRecord;
     const res = await client.call('client.delete', 'DELETE', `/v1/client/${encodeURIComponent(profile.user_id)}`, 'DELETE /v1/client/{user_id}', {
       json: reason != null ? { reason } : undefined,
       headers: { 'client-token': client.clientToken(login) },
       clientCredentials: true,
+      scope: this.ctx.scope,
     });
     if (res.status !== 200 && res.status !== 204) throw client.mapError(res);
     await this.ctx.services.sessions.detach(session, PLATFORM_SLOT);

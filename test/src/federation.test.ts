@@ -7,7 +7,7 @@ import { buildSubgraphSchema, printSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { NuveqSimulator } from '../../datasources/nuveq/simulator.js';
 import type { PlatformSimulator } from '../../datasources/platform/simulator.js';
-import { buildSchema } from '../../src/server.js';
+import { buildSchema } from '../../src/schema.js';
 import { nuveqEnv, platformEnv, startGateway, startNuveq, startPlatform, type TestGateway } from '../helpers/gateway.js';
 
 async function batches(gw: TestGateway, vendor: string): Promise<number> {

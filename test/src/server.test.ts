@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { parse, validate } from 'graphql';
-import { buildSchema } from '../../src/server.js';
+import { buildSchema } from '../../src/schema.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { NuveqSimulator } from '../../datasources/nuveq/simulator.js';
 import type { PlatformSimulator } from '../../datasources/platform/simulator.js';

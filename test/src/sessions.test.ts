@@ -8,7 +8,7 @@ const login: StoredLogin = { vendor: 'PLATFORM', slot: 'PLATFORM', subject: 'ada
 
 function manager(clock = { t: Date.UTC(2026, 0, 1) }) {
   const now = () => clock.t;
-  return { clock, sessions: new SessionManager(keys.sessionSigning, new MemorySessionStore(1000, now), 60_000, now) };
+  return { clock, sessions: new SessionManager(keys.sessionSigning, new MemorySessionStore({ max: 1000, now }), 60_000, now) };
 }
 
 describe('session tokens', () => {

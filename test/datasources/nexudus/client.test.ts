@@ -35,7 +35,7 @@ describe('Nexudus slice', () => {
 
   beforeAll(async () => {
     sim = await startNexudus();
-    gw = await startGateway(nexudusEnv(sim));
+    gw = await startGateway(nexudusEnv(sim, { NEXUDUS_EXISTS_PER_CLIENT: '1000' }));
   });
   afterAll(async () => {
     await gw.close();
