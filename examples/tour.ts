@@ -58,14 +58,10 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`No demo at ${base}: starting one in this process.\n`);
-  const [{ startDemo }, { loadConfig }, { createGateway }, { randomSecret }] = await Promise.all([
-    import('../src/demo.js'),
-    import('../src/config.js'),
-    import('../src/server.js'),
-    import('../src/secrets.js'),
-  ]);
+  const [{ startDemo, demoEnvironment }, { loadConfig }, { createGateway }] = await Promise.all([import('../src/demo.js'), import('../src/config.js'), import('../src/server.js')]);
   const demo = await startDemo();
-  const config = loadConfig({ ...demo.env, DEMO: 'true', SESSION_SECRET: randomSecret(), LOG_LEVEL: 'warn' });
+  // Configured as `npm start` configures the demo, from this environment.
+  const config = loadConfig(demoEnvironment({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }, demo).env, { demoVendors: true });
   const gateway = await createGateway({ config, onClose: demo.stop });
   const url = await gateway.listen(0, '127.0.0.1');
   try {

@@ -2,6 +2,7 @@ import { DEMO_NEXUDUS_USERS, NexudusSimulator } from '../datasources/nexudus/sim
 import { NurevaSimulator } from '../datasources/nureva/simulator.js';
 import { NUVEQ_DEMO_USER_IDS, NuveqSimulator } from '../datasources/nuveq/simulator.js';
 import { DEMO_PLATFORM_CLIENTS, PlatformSimulator } from '../datasources/platform/simulator.js';
+import { randomSecret } from './secrets.js';
 
 /**
  * Demo mode: every vendor as a simulator on loopback, seeded, and the environment variables that
@@ -29,6 +30,22 @@ export interface Demo {
   env: Record<string, string>;
   logins: string;
   stop(): Promise<void>;
+}
+
+const VENDOR_PREFIXES = ['NUVEQ_', 'NUREVA_', 'NEXUDUS_', 'PLATFORM_'];
+
+/**
+ * The gateway's environment for a running demo: the operator's, without any vendor variable (the
+ * simulators replace the vendors entirely), with the simulators' and DEMO=true. `ignored` names
+ * the vendor variables left out, so the operator can be told.
+ */
+export function demoEnvironment(base: NodeJS.ProcessEnv, demo: Demo): { env: NodeJS.ProcessEnv; ignored: string[] } {
+  const ignored = Object.keys(base).filter((k) => VENDOR_PREFIXES.some((p) => k.startsWith(p)) && base[k]?.trim());
+  const env: NodeJS.ProcessEnv = { ...base, DEMO: 'true' };
+  for (const name of ignored) delete env[name];
+  Object.assign(env, demo.env);
+  env.SESSION_SECRET ||= randomSecret();
+  return { env, ignored };
 }
 
 export async function startDemo(options: { latencyMs?: number } = {}): Promise<Demo> {

@@ -24,6 +24,11 @@ export interface ErrorOptions {
   /** Extra, non-secret extensions (e.g. `field`). */
   extensions?: Record<string, unknown>;
   cause?: unknown;
+  /**
+   * What the vendor answered, for the operator's log (redacted and cut short there); never sent
+   * to the client, whose message stays fixed.
+   */
+  detail?: string;
 }
 
 /**
@@ -33,6 +38,8 @@ export interface ErrorOptions {
 export class SwitchboardError extends GraphQLError {
   readonly code: ErrorCode;
   readonly vendor?: VendorName;
+  /** The vendor's answer behind this error, for the operator's log only. */
+  readonly detail?: string;
 
   constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super(message, {
@@ -46,6 +53,7 @@ export class SwitchboardError extends GraphQLError {
     this.name = 'SwitchboardError';
     this.code = code;
     this.vendor = options.vendor;
+    if (options.detail !== undefined) this.detail = options.detail;
   }
 }
 
@@ -112,8 +120,10 @@ export class VendorNotConfiguredError extends SwitchboardError {
 /** What a vendor answered, reduced to what error mapping needs. */
 export interface VendorAnswer {
   status: number;
-  /** The vendor's own error message, if it gave one (never a token or credential). */
+  /** The vendor's own error message, if it gave one: shown to the client only for input errors. */
   message?: string;
+  /** The vendor's whole answer, for the operator's log. */
+  payload?: string;
   /** The field a validation error names. */
   field?: string;
   retryAfterSeconds?: number;
@@ -121,7 +131,11 @@ export interface VendorAnswer {
 
 const MAX_VENDOR_MESSAGE = 200;
 
-/** Vendor messages are shown to clients: keep them short and free of anything token-shaped. */
+/**
+ * A vendor's message about the client's own input (a validation error), the one kind of vendor
+ * text a client is shown: kept short and free of anything token-shaped. Everything else a vendor
+ * says reaches only the operator's log, as an error's `detail`.
+ */
 export function vendorMessage(raw: unknown): string | undefined {
   if (typeof raw !== 'string') return undefined;
   const trimmed = scrubTokens(raw).replace(/\s+/g, ' ').trim();
@@ -139,24 +153,34 @@ export function scrubTokens(text: string): string {
 
 /**
  * The one place an HTTP status of a vendor becomes an error code. Vendor clients call it after
- * handling what is special to them (their envelopes, their throttle statuses).
+ * handling what is special to them (their envelopes, their throttle statuses). Only a validation
+ * error carries the vendor's words to the client; the rest have fixed messages, and what the
+ * vendor said goes to the operator's log.
  */
 export function errorFromStatus(vendor: VendorName, answer: VendorAnswer): SwitchboardError {
-  const msg = vendorMessage(answer.message);
-  const opts = { vendor };
+  const detail = answer.payload ?? answer.message;
+  const opts = { vendor, detail };
   const s = answer.status;
   if (s === 400 || s === 422) {
-    return new BadUserInputError(msg ?? 'The vendor rejected the input', answer.field, opts);
+    return new BadUserInputError(vendorMessage(answer.message) ?? 'The vendor rejected the input', answer.field, opts);
   }
-  if (s === 401) return new UnauthenticatedError(msg ?? 'The vendor refused the login', opts);
-  if (s === 403) return new ForbiddenError(msg ?? 'The vendor refused this action for this login', opts);
-  if (s === 404) return new NotFoundError(msg ?? 'The vendor has no such record', opts);
-  if (s === 409) return new ConflictError(msg ?? 'The vendor reported a conflict', opts);
+  if (s === 401) return new UnauthenticatedError('The vendor refused the login', opts);
+  if (s === 403) return new ForbiddenError('The vendor refused this action for this login', opts);
+  if (s === 404) return new NotFoundError('The vendor has no such record', opts);
+  if (s === 409) return new ConflictError('The vendor reported a conflict', opts);
   if (s === 429) return new RateLimitedError(answer.retryAfterSeconds ?? 1, 'The vendor is throttling requests', opts);
   if (s === 502 || s === 503 || s === 504) {
-    return new UpstreamUnavailableError(vendor, `The vendor is unavailable (HTTP ${s})`);
+    return new UpstreamUnavailableError(vendor, `The vendor is unavailable (HTTP ${s})`, { detail });
   }
-  return new UpstreamError(vendor, msg ? `The vendor failed: ${msg}` : `The vendor answered HTTP ${s}`);
+  return new UpstreamError(vendor, `The vendor answered HTTP ${s}`, { detail });
+}
+
+const MAX_LOGGED_DETAIL = 300;
+
+/** A vendor's answer as the operator's log keeps it: token-shaped text removed, cut short. */
+export function detailForLog(detail: string): string {
+  const text = scrubTokens(detail).replace(/\s+/g, ' ').trim();
+  return text.length > MAX_LOGGED_DETAIL ? `${text.slice(0, MAX_LOGGED_DETAIL)}…` : text;
 }
 
 /** The code an error will be answered with, for metrics: ours, Apollo's request-level one, or masked. */
@@ -183,6 +207,8 @@ export interface FormatErrorOptions {
   production: boolean;
   /** Called with every masked error, so it is logged server-side. */
   onMasked?: (error: unknown) => void;
+  /** Called with every error that carries a vendor's answer, so the operator sees what the client does not. */
+  onVendorDetail?: (error: SwitchboardError) => void;
 }
 
 /**
@@ -193,6 +219,7 @@ export function createFormatError(options: FormatErrorOptions) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof SwitchboardError) {
+      if (original.detail !== undefined) options.onVendorDetail?.(original);
       return {
         message: original.message,
         locations: formatted.locations,

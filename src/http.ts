@@ -413,6 +413,6 @@ export function parseJson<T = unknown>(vendor: VendorName, res: UpstreamResponse
   try {
     return JSON.parse(res.text) as T;
   } catch {
-    throw new UpstreamError(vendor, `The vendor answered something that is not JSON (HTTP ${res.status})`);
+    throw new UpstreamError(vendor, `The vendor answered something that is not JSON (HTTP ${res.status})`, { detail: res.text });
   }
 }

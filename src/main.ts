@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, loadConfig, vendorVariablesSet, type Config } from './config.js';
-import { startDemo, type Demo } from './demo.js';
-import { randomSecret } from './secrets.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { demoEnvironment, startDemo, type Demo } from './demo.js';
 import { createGateway, type Gateway } from './server.js';
 
 /** Process entry: configuration once, the demo if asked for, the server, and clean shutdown. */
@@ -40,13 +39,8 @@ async function main(): Promise<void> {
   let config = configure(process.env);
   let demo: Demo | undefined;
   if (config.demo) {
-    const ignored = ['NUVEQ_', 'NUREVA_', 'NEXUDUS_', 'PLATFORM_'].flatMap((p) => vendorVariablesSet(process.env, p));
     demo = await startDemo({ latencyMs: config.demoLatencyMs });
-    // The demo's simulators replace the vendors entirely: none of the operator's vendor variables leak in.
-    const env: NodeJS.ProcessEnv = { ...process.env, DEMO: 'true' };
-    for (const name of ignored) delete env[name];
-    Object.assign(env, demo.env);
-    env.SESSION_SECRET ||= randomSecret();
+    const { env, ignored } = demoEnvironment(process.env, demo);
     config = configure(env, true);
     if (ignored.length) process.stderr.write(`DEMO=true: ignoring ${ignored.join(', ')}\n`);
   }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { BadUserInputError, ErrorCode, SwitchboardError } from './errors.js';
 
 /**
@@ -41,5 +42,9 @@ export class RequestScope implements CallScope {
   }
 }
 
+const never = new AbortController().signal;
+// Shared by every call made outside a client request; it never fires, so its listeners are only ever removed.
+setMaxListeners(0, never);
+
 /** A scope that never ends and never runs out (work outside any client request: start-up, benchmarks). */
-export const UNBOUNDED_SCOPE: CallScope = { signal: new AbortController().signal, deadline: Number.POSITIVE_INFINITY, spend: () => undefined };
+export const UNBOUNDED_SCOPE: CallScope = { signal: never, deadline: Number.POSITIVE_INFINITY, spend: () => undefined };

@@ -19,7 +19,7 @@ import { packageInfo, type Config } from './config.js';
 import { buildSchema } from './schema.js';
 
 import { Context, type RequestInfo, type Services } from './context.js';
-import { createFormatError, errorCodeOf } from './errors.js';
+import { createFormatError, detailForLog, errorCodeOf } from './errors.js';
 import { FastPath } from './fast-path.js';
 import { landingPageHtml } from './landing.js';
 import { createLogger, SecretRegistry, type Logger } from './logger.js';
@@ -256,6 +256,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const formatError = createFormatError({
     production: config.production,
     onMasked: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'),
+    onVendorDetail: (error) => {
+      const fields = { vendor: error.vendor, code: error.code, vendorAnswer: detailForLog(error.detail!) };
+      if (error.code.startsWith('UPSTREAM')) logger.warn(fields, 'a vendor answered something unusable');
+      else logger.debug(fields, 'what the vendor said');
+    },
   });
   const apollo = new ApolloServer<Context>({
     schema,

@@ -109,9 +109,9 @@ export class NexudusClient {
       if (res.status === 400 || res.status === 401) {
         const body = safeJson<{ error?: string; error_description?: string }>(res);
         if (body?.error === 'invalid_grant' || res.status === 401) throw new UnauthenticatedError('Wrong email, password or one-time code', { vendor: VENDOR });
-        throw new UpstreamError(VENDOR, `Nexudus refused the token request: ${vendorMessage(body?.error) ?? `HTTP ${res.status}`}`);
+        throw new UpstreamError(VENDOR, `Nexudus refused the token request (HTTP ${res.status})`, { detail: res.text });
       }
-      if (res.status !== 200) throw errorFromStatus(VENDOR, { status: res.status });
+      if (res.status !== 200) throw errorFromStatus(VENDOR, { status: res.status, payload: res.text });
       const answer = parseJson<Partial<NexudusTokenAnswer>>(VENDOR, res);
       if (typeof answer.access_token !== 'string' || !answer.access_token) throw new UpstreamError(VENDOR, 'The Nexudus token answer has no access_token');
       const me = await this.me(answer.access_token, key);
@@ -151,18 +151,18 @@ export class NexudusClient {
   /** The one place Nexudus answers become gateway errors. */
   mapError(res: UpstreamResponse): SwitchboardError {
     const envelope = safeJson<NexudusEnvelope>(res);
-    const message = vendorMessage(envelope?.Message ?? envelope?.Errors?.[0]?.Message);
+    const said = { vendor: VENDOR, detail: res.text };
     const status = typeof envelope?.Status === 'number' && envelope.Status >= 400 ? envelope.Status : res.status;
     // A bare 401 is a rejected bearer; whether it also means a missing role only the caller can
     // tell (see impersonate). A 401 inside an envelope, or any 403, is Nexudus saying "may not".
-    if (status === 403 || (status === 401 && envelope)) return new ForbiddenError(message ?? FORBIDDEN_MESSAGE, { vendor: VENDOR });
-    if (status === 401) return new UnauthenticatedError('The Nexudus login is no longer valid; log in again', { vendor: VENDOR });
-    if (status === 404) return new NotFoundError(message ?? 'Nexudus has no such user', { vendor: VENDOR });
+    if (status === 403 || (status === 401 && envelope)) return new ForbiddenError(FORBIDDEN_MESSAGE, said);
+    if (status === 401) return new UnauthenticatedError('The Nexudus login is no longer valid; log in again', said);
+    if (status === 404) return new NotFoundError('Nexudus has no such user', said);
     if (status === 400 && envelope?.Errors?.[0]) {
       const e = envelope.Errors[0];
-      return new BadUserInputError(vendorMessage(e.Message) ?? 'Nexudus rejected the input', e.PropertyName ?? undefined, { vendor: VENDOR });
+      return new BadUserInputError(vendorMessage(e.Message) ?? 'Nexudus rejected the input', e.PropertyName ?? undefined, said);
     }
-    return errorFromStatus(VENDOR, { status: status >= 400 ? status : res.status, message });
+    return errorFromStatus(VENDOR, { status: status >= 400 ? status : res.status, message: envelope?.Message ?? undefined, payload: res.text });
   }
 }
 
@@ -349,7 +349,7 @@ export class NexudusDataSource {
     if (lacksRole) this.client.lacksRole.delete(key);
     const envelope = safeJson<NexudusEnvelope<unknown>>(res);
     if (res.status !== 200 || !envelope || envelope.WasSuccessful !== true) {
-      if (res.status === 200 && !envelope) throw new UpstreamError(VENDOR, 'Nexudus answered something that is not JSON');
+      if (res.status === 200 && !envelope) throw new UpstreamError(VENDOR, 'Nexudus answered something that is not JSON', { detail: res.text });
       throw this.client.mapError(res);
     }
     if (typeof envelope.Value !== 'string' || !envelope.Value) throw new UpstreamError(VENDOR, 'The Nexudus impersonation answer has no token');

@@ -42,6 +42,11 @@ export interface NexudusSimOptions extends SimulatorOptions {
    * elsewhere (assumed: the docs place each endpoint on one host; on by default).
    */
   strictHosts?: boolean;
+  /**
+   * Whether a one-time code works again once it was used (the documents do not say; RFC 6238
+   * advises refusing it): 'reusable' by default, 'once' refuses a code already used.
+   */
+  oneTimeCodes?: 'reusable' | 'once';
   seed?: boolean;
 }
 
@@ -73,6 +78,9 @@ export class NexudusSimulator extends Simulator {
   forbiddenReply: 'bare' | 'envelope';
   readonly hosts?: { api: string; portal: string };
   strictHosts: boolean;
+  oneTimeCodes: 'reusable' | 'once';
+  /** Users whose (fixed, simulated) one-time code was used, for `oneTimeCodes: 'once'`. */
+  private readonly usedCodes = new Set<number>();
   /** Token requests by content type, to check the form-only rule. */
   tokenCalls = 0;
   readonly bearers = new Map<string, { userId: number; expiresAt: number }>();
@@ -92,6 +100,7 @@ export class NexudusSimulator extends Simulator {
     this.forbiddenReply = options.forbiddenReply ?? 'bare';
     this.hosts = options.hosts;
     this.strictHosts = options.strictHosts ?? true;
+    this.oneTimeCodes = options.oneTimeCodes ?? 'reusable';
     if (options.seed !== false) for (const u of DEMO_NEXUDUS_USERS) this.users.set(u.id, { ...u });
 
     this.route('POST', '/api/token', (req) => this.wrongHost(req, 'api') ?? this.throttled(req) ?? this.token(req));
@@ -222,6 +231,10 @@ export class NexudusSimulator extends Simulator {
     const user = [...this.users.values()].find((u) => u.email.toLowerCase() === (req.form!.get('username') ?? '').toLowerCase());
     if (!user || user.password !== req.form.get('password') || !user.active) return invalid('The user name or password is incorrect.');
     if (user.totp && req.form.get('totp') !== user.totp) return invalid('The one-time code is missing or incorrect.');
+    if (user.totp && this.oneTimeCodes === 'once') {
+      if (this.usedCodes.has(user.id)) return invalid('The one-time code is missing or incorrect.');
+      this.usedCodes.add(user.id);
+    }
     return this.issueBearer(user, req.time);
   }
 

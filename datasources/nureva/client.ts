@@ -231,9 +231,9 @@ export class NurevaClient {
       const field = unsupported[1]!.split(',')[0]!.trim();
       return new BadUserInputError(`${field}: this device does not support this setting`, field, { vendor: VENDOR });
     }
-    if (res.status === 403) return new ForbiddenError(vendorMessage(message) ?? 'This device account may not do that', { vendor: VENDOR });
-    if (res.status === 401) return new UnauthenticatedError('The device no longer accepts this login; log in again', { vendor: VENDOR });
-    return errorFromStatus(VENDOR, { status: res.status, message });
+    if (res.status === 403) return new ForbiddenError('This device account may not do that', { vendor: VENDOR, detail: res.text });
+    if (res.status === 401) return new UnauthenticatedError('The device no longer accepts this login; log in again', { vendor: VENDOR, detail: res.text });
+    return errorFromStatus(VENDOR, { status: res.status, message, payload: res.text });
   }
 
   toLogin(deviceId: string, account: NurevaAccountName, password: string, tokenKey: string): StoredLogin {

@@ -38,8 +38,12 @@ export interface NurevaSimOptions extends Omit<SimulatorOptions, 'tls'> {
   rateLimit?: number;
   /** The throttle answer: 429 (the API reference) or 409 (one guide). */
   throttleStatus?: 429 | 409;
-  /** Send Retry-After with the throttle answer. */
+  /** Assumed: the throttle answer carries Retry-After (off by default: the documents name none). */
   throttleRetryAfter?: boolean;
+  /** Assumed: an account below an endpoint's rights gets 403 (default); 401 is the other reading. */
+  belowRightsStatus?: 403 | 401;
+  /** The body of a 401 (assumed): the documented errors envelope by default, or none. */
+  unauthorizedBody?: 'errors' | 'empty';
   model?: 'hdl310' | 'hdl410';
   /** The least account per endpoint (assumed; see DEFAULT_RIGHTS); a lower one gets 403. */
   rights?: Partial<Record<NurevaRoute, NurevaAccountLower>>;
@@ -93,6 +97,8 @@ export class NurevaSimulator extends Simulator {
   rateLimit: number;
   throttleStatus: 429 | 409;
   throttleRetryAfter: boolean;
+  belowRightsStatus: 403 | 401;
+  unauthorizedBody: 'errors' | 'empty';
   /** Logins answered 200. */
   logins = 0;
   readonly fingerprint256: string;
@@ -119,7 +125,9 @@ export class NurevaSimulator extends Simulator {
     this.supported = new Set(options.supportedFields ?? ALL_FIELDS);
     this.rateLimit = options.rateLimit ?? 600;
     this.throttleStatus = options.throttleStatus ?? 429;
-    this.throttleRetryAfter = options.throttleRetryAfter ?? true;
+    this.throttleRetryAfter = options.throttleRetryAfter ?? false;
+    this.belowRightsStatus = options.belowRightsStatus ?? 403;
+    this.unauthorizedBody = options.unauthorizedBody ?? 'errors';
     this.model = options.model ?? 'hdl410';
     this.rights = { ...DEFAULT_RIGHTS, ...options.rights };
     this.readOnly = new Set(options.readOnlyFields ?? ['speakerVolume']);
@@ -207,8 +215,8 @@ export class NurevaSimulator extends Simulator {
   private authorized(req: SimRequest, route: NurevaRoute, next: (account: NurevaAccountLower) => SimReply): SimReply {
     const auth = String(req.headers.authorization ?? '');
     const account = auth.startsWith('Nureva ') ? this.tokens.get(auth.slice(7)) : undefined;
-    if (!account) return errors(401, 'Unauthorized');
-    if (RANK[account] < RANK[this.rights[route]]) return errors(403, `The ${account} account may not do this`);
+    if (!account) return this.unauthorizedBody === 'empty' ? { status: 401, text: '' } : errors(401, 'Unauthorized');
+    if (RANK[account] < RANK[this.rights[route]]) return errors(this.belowRightsStatus, `The ${account} account may not do this`);
     return next(account);
   }
 

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { NuveqConfig } from '../../src/config.js';
 import type { Context, VendorDeps } from '../../src/context.js';
-import { BadUserInputError, RateLimitedError, UnauthenticatedError, UpstreamError, UpstreamTimeoutError, errorFromStatus, vendorMessage } from '../../src/errors.js';
+import { BadUserInputError, RateLimitedError, UnauthenticatedError, UpstreamError, UpstreamTimeoutError, errorFromStatus } from '../../src/errors.js';
 import { UpstreamClient, type UpstreamResponse } from '../../src/http.js';
 import { AdaptiveConcurrency, type ConcurrencyGate } from '../../src/rate-limit.js';
 import type { CallScope } from '../../src/request-scope.js';
@@ -80,18 +80,20 @@ export class NuveqClient {
     const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate, scope });
     const parsed = this.parse(res);
     if (parsed === undefined) {
-      if (res.status >= 500) throw errorFromStatus(VENDOR, { status: res.status });
-      throw new UpstreamError(VENDOR, `Nuveq answered something that is not JSON (HTTP ${res.status})`);
+      if (res.status >= 500) throw errorFromStatus(VENDOR, { status: res.status, payload: res.text });
+      throw new UpstreamError(VENDOR, `Nuveq answered something that is not JSON (HTTP ${res.status})`, { detail: res.text });
     }
     const data = parsed.data;
     if (res.status < 300 && isUserData(data)) return { userId, data, timeZone: this.config.timeZone };
     const message = typeof parsed.error === 'string' ? parsed.error : typeof parsed.message === 'string' ? parsed.message : typeof data === 'string' ? data : undefined;
-    return this.classify(res.status, message);
+    return this.classify(res.status, message, res.text);
   }
 
+  /** The answer as an object; a bare JSON string (an error without an envelope) as its message. */
   private parse(res: UpstreamResponse): Record<string, unknown> | undefined {
     try {
       const v = JSON.parse(res.text) as unknown;
+      if (typeof v === 'string') return { message: v };
       return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
     } catch {
       return undefined;
@@ -99,7 +101,7 @@ export class NuveqClient {
   }
 
   /** The one place Nuveq's error strings become answers or gateway errors. */
-  private classify(status: number, message: string | undefined): null {
+  private classify(status: number, message: string | undefined, payload: string): null {
     const text = message ?? '';
     if (UNKNOWN_USER.test(text) && !BAD_KEY.test(text)) return null;
     const operator = (variable: string, what: string): never => {
@@ -111,8 +113,8 @@ export class NuveqClient {
     if (BAD_ACCOUNT.test(text)) operator('NUVEQ_API_ID', 'account id');
     // A 404 that is not about a user is the endpoint itself missing.
     if (status === 404) operator('NUVEQ_URL', 'endpoint URL');
-    if (status >= 500) throw errorFromStatus(VENDOR, { status, message });
-    throw new UpstreamError(VENDOR, `Nuveq failed: ${vendorMessage(text) ?? `HTTP ${status} with neither a user nor an error message`}`);
+    if (status >= 500) throw errorFromStatus(VENDOR, { status, message, payload });
+    throw new UpstreamError(VENDOR, `Nuveq answered HTTP ${status} with neither a user nor an error it documents`, { detail: payload });
   }
 }
 

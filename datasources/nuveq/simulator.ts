@@ -16,6 +16,13 @@ export interface NuveqSimOptions extends SimulatorOptions {
   path?: string;
   /** HTTP status of error answers: the vendor's is undocumented (200 or a 4xx are assumed). */
   errorStatus?: number;
+  /**
+   * How an error message is wrapped, undocumented too: `{"error": "..."}` by default (the vendor
+   * facts' assumption), `{"message": "..."}`, or a bare JSON string.
+   */
+  errorShape?: 'error' | 'message' | 'string';
+  /** Assumed: the throttle's 429 carries Retry-After (off by default: nothing about the throttle is published). */
+  throttleRetryAfter?: boolean;
   /** Answer 429 (Retry-After: 1) when more than this many requests are in flight ("dynamic throttle"). */
   throttleAbove?: number;
   seed?: boolean;
@@ -71,6 +78,8 @@ export class NuveqSimulator extends Simulator {
   readonly userDetailPort: string;
   readonly path: string;
   errorStatus: number;
+  errorShape: 'error' | 'message' | 'string';
+  throttleRetryAfter: boolean;
   throttleAbove?: number;
   readonly users = new Map<number, NuveqUserData>();
 
@@ -81,6 +90,8 @@ export class NuveqSimulator extends Simulator {
     this.userDetailPort = options.userDetailPort ?? '1201';
     this.path = options.path ?? '/api/';
     this.errorStatus = options.errorStatus ?? 200;
+    this.errorShape = options.errorShape ?? 'error';
+    this.throttleRetryAfter = options.throttleRetryAfter ?? false;
     this.throttleAbove = options.throttleAbove;
     if (options.seed !== false) {
       for (let id = NUVEQ_DEMO_USER_IDS.first; id <= NUVEQ_DEMO_USER_IDS.last; id++) {
@@ -92,7 +103,7 @@ export class NuveqSimulator extends Simulator {
   }
 
   protected override throttleReply(): SimReply {
-    return { status: 429, headers: { 'retry-after': '1' }, json: { error: 'Too many requests, please slow down.' } };
+    return { status: 429, headers: this.throttleRetryAfter ? { 'retry-after': '1' } : {}, json: { error: 'Too many requests, please slow down.' } };
   }
 
   /** User Detail calls received (counted, not read from the bounded log). */
@@ -113,7 +124,7 @@ export class NuveqSimulator extends Simulator {
   }
 
   private error(message: string): SimReply {
-    return { status: this.errorStatus, json: { error: message } };
+    return { status: this.errorStatus, json: this.errorShape === 'string' ? message : { [this.errorShape]: message } };
   }
 
   private handlePort(req: SimRequest): SimReply {

@@ -29,6 +29,8 @@ import type {
 } from './models.js';
 
 const VENDOR = 'PLATFORM' as const;
+/** A 401 that could be the client's or the service token's costs at most one service re-login this often. */
+const RELOGIN_TO_TELL_APART_MS = 60_000;
 export const PLATFORM_SLOT = 'PLATFORM';
 
 const E164 = /^\+[1-9]\d{1,14}$/;
@@ -74,6 +76,10 @@ export class PlatformClient {
   readonly http: UpstreamClient;
   private readonly serviceKey: string;
   private readonly rules: RateRule[];
+  /** The service token last found rejected: callers that sent it too retry with the new one. */
+  private rejected?: string;
+  /** When a 401 last caused a service re-login (epoch ms). */
+  private lastRelogin = Number.NEGATIVE_INFINITY;
   /** For tests: how user ids are made (UUIDv4). */
   newUserId: () => string = randomUUID;
 
@@ -164,19 +170,37 @@ export class PlatformClient {
   }
 
   /**
-   * Whether a 401 is about the api_token. Without client credentials in the call it can be about
-   * nothing else. With them, only a clear sign counts: `source.header` naming Authorization (not
-   * documented, so often absent) or an api_token at or near its exp. Anything else is the client's
-   * credentials: reading it as a rejected service token would cost a service login and a second
-   * call for every wrong password.
+   * Whether a 401 is about the api_token, decided from Platform's documented codes:
+   * `errors.login.failed` is the client's email and password, never the service token; without
+   * client credentials in the call nothing but the service token can be at fault. With them
+   * (a client login, a Client-Token), `errors.auth.invalid` or a missing or unknown code may be
+   * either. An undocumented `source.header` naming Authorization, or an api_token at or near its
+   * exp, settle it; otherwise a fresh service login tells them apart, at most one a minute, so a
+   * client's wrong password or stale Client-Token never costs more than that.
    */
   private rejectsServiceToken(res: UpstreamResponse, sent: string | undefined, clientCredentials: boolean): boolean {
-    if (!clientCredentials) return true;
-    if (this.firstError(res)?.source?.header?.toLowerCase() === 'authorization') return true;
-    if (sent === undefined) return false;
-    const { expiresAt, issuedAt } = jwtTimes(sent);
-    // Near: inside the margin at which the cache renews (60 s when the token states no iat).
-    return expiresAt !== undefined && Date.now() >= renewalTime(issuedAt ?? 0, expiresAt, issuedAt);
+    const error = this.firstError(res);
+    if (error?.code === 'errors.login.failed' || sent === undefined) return false;
+    if (sent === this.rejected || this.replaced(sent)) return true;
+    const named = error?.source?.header?.toLowerCase();
+    // An (undocumented) source naming another header than Authorization points at the client's token.
+    if (clientCredentials && named !== undefined && named !== 'authorization') return false;
+    let decided = !clientCredentials || named === 'authorization';
+    if (!decided) {
+      const { expiresAt, issuedAt } = jwtTimes(sent);
+      // Near: inside the margin at which the cache renews (60 s when the token states no iat).
+      decided = expiresAt !== undefined && Date.now() >= renewalTime(issuedAt ?? 0, expiresAt, issuedAt);
+    }
+    if (!decided && Date.now() - this.lastRelogin < RELOGIN_TO_TELL_APART_MS) return false;
+    this.rejected = sent;
+    this.lastRelogin = Date.now();
+    return true;
+  }
+
+  /** The cache already holds another service token than `sent`: a retry takes the new one, free. */
+  private replaced(sent: string): boolean {
+    const current = this.deps.tokens.peek<unknown>(this.serviceKey)?.token;
+    return current !== undefined && current !== sent;
   }
 
   private firstError(res: UpstreamResponse): PlatformErrorItem | undefined {
@@ -193,20 +217,21 @@ export class PlatformClient {
     const item = this.firstError(res);
     const code = item?.code ?? '';
     const message = vendorMessage(item?.detail ?? item?.title);
+    const said = { detail: res.text };
     const status = Number(item?.status ?? res.status) || res.status;
     const vendorField = item?.source?.pointer?.replace(/^\//, '').replace(/\//g, '.') ?? item?.source?.parameter;
     const field = vendorField ? (FIELD_NAMES[vendorField] ?? vendorField) : undefined;
-    const opts = { vendor: VENDOR };
-    if (code === 'errors.login.failed') return new UnauthenticatedError(message ?? 'Wrong email or password', opts);
-    if (code === 'errors.auth.invalid') return new UnauthenticatedError(message ?? 'The Platform login is no longer valid; log in again', opts);
-    if (code === 'errors.forbidden') return new ForbiddenError(message ?? 'Platform refused this action', opts);
-    if (code === 'errors.not-found') return new NotFoundError(message ?? 'Platform has no such client', opts);
+    const opts = { vendor: VENDOR, ...said };
+    if (code === 'errors.login.failed') return new UnauthenticatedError('Wrong email or password', opts);
+    if (code === 'errors.auth.invalid') return new UnauthenticatedError('The Platform login is no longer valid; log in again', opts);
+    if (code === 'errors.forbidden') return new ForbiddenError('Platform refused this action for this client', opts);
+    if (code === 'errors.not-found') return new NotFoundError('Platform has no such client', opts);
     if (code.startsWith('errors.validation')) {
       return new BadUserInputError(`${field ? `${field}: ` : ''}${message ?? 'Platform rejected the value'}`, field, opts);
     }
-    if (code.startsWith('errors.conflict')) return new ConflictError(message ?? 'Platform reports a conflict', opts);
-    if (res.status < 400) return new UpstreamError(VENDOR, `Platform answered HTTP ${res.status} where it should not`);
-    return errorFromStatus(VENDOR, { status: res.status >= 500 ? res.status : status, message, field });
+    if (code.startsWith('errors.conflict')) return new ConflictError('Platform already has a client with this id or email', opts);
+    if (res.status < 400) return new UpstreamError(VENDOR, `Platform answered HTTP ${res.status} where it should not`, said);
+    return errorFromStatus(VENDOR, { status: res.status >= 500 ? res.status : status, message, field, payload: res.text });
   }
 
   validateSignup(input: SignupInput): void {

@@ -20,15 +20,26 @@ export interface PlatformSimOptions extends SimulatorOptions {
    */
   uniqueEmails?: boolean;
   /**
-   * Whether 401 answers name the offending header in `source.header` (default true). The documents
-   * show `source` in the envelope's shape but never on a 401: false sends none, as the vendor may.
+   * Assumed: 401 answers name the offending header in `source.header`. The documents show
+   * `source` in the envelope's shape but never on a 401, so none by default.
    */
   authErrorSource?: boolean;
   /**
-   * The code of a client login's wrong password (documented: 401, code unnamed). Assumed
-   * `errors.login.failed`, like the service login; `errors.auth.invalid` is the other reading.
+   * The code of a client login's wrong password (documented: 401, code unnamed). By default
+   * `errors.login.failed`, the code the documents give a refused login; `errors.auth.invalid` and
+   * no code at all ('none') are the other readings.
    */
-  clientLoginFailureCode?: 'errors.login.failed' | 'errors.auth.invalid';
+  clientLoginFailureCode?: 'errors.login.failed' | 'errors.auth.invalid' | 'none';
+  /**
+   * How a Client-Token the vendor does not (or no longer) accept is refused. The documents list
+   * 401 and 403 for the edit and delete calls without saying which: 401 `errors.auth.invalid` by
+   * default, or 403 `errors.forbidden`.
+   */
+  clientTokenRejection?: 'errors.auth.invalid' | 'errors.forbidden';
+  /** Assumed: the undocumented 429 carries Retry-After (off by default: the documents name no header). */
+  throttleRetryAfter?: boolean;
+  /** Whether a call refused with 429 counts toward the window (the documents do not say; off by default). */
+  refusedCallsCount?: boolean;
   seed?: boolean;
 }
 
@@ -78,6 +89,9 @@ export class PlatformSimulator extends Simulator {
   private readonly uniqueEmails: boolean;
   private readonly authErrorSource: boolean;
   private readonly clientLoginFailureCode: string;
+  private readonly clientTokenRejection: 'errors.auth.invalid' | 'errors.forbidden';
+  private readonly throttleRetryAfter: boolean;
+  private readonly refusedCallsCount: boolean;
 
   constructor(options: PlatformSimOptions = {}) {
     super('platform', options);
@@ -85,8 +99,11 @@ export class PlatformSimulator extends Simulator {
     this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
     this.rateLimit = options.rateLimit ?? 300;
     this.uniqueEmails = options.uniqueEmails ?? false;
-    this.authErrorSource = options.authErrorSource ?? true;
+    this.authErrorSource = options.authErrorSource ?? false;
     this.clientLoginFailureCode = options.clientLoginFailureCode ?? 'errors.login.failed';
+    this.clientTokenRejection = options.clientTokenRejection ?? 'errors.auth.invalid';
+    this.throttleRetryAfter = options.throttleRetryAfter ?? false;
+    this.refusedCallsCount = options.refusedCallsCount ?? false;
     if (options.seed !== false) {
       for (const c of DEMO_PLATFORM_CLIENTS) {
         const id = randomUUID();
@@ -102,7 +119,7 @@ export class PlatformSimulator extends Simulator {
   }
 
   protected override throttleReply(): SimReply {
-    return { ...envelope(429, 'errors.rate-limit', 'Too many requests'), headers: { 'retry-after': '1' } };
+    return { ...envelope(429, 'errors.rate-limit', 'Too many requests'), headers: this.throttleRetryAfter ? { 'retry-after': '1' } : {} };
   }
 
   protected override notFound(): SimReply {
@@ -156,14 +173,18 @@ export class PlatformSimulator extends Simulator {
     return [...this.clients.values()].find((c) => c.email === email && !c.deleted);
   }
 
-  /** Assumed: a call refused with 429 does not itself count, or a client kept over the limit would never get back under it. */
+  /** 300 calls a minute per endpoint; whether a refused call counts too is `refusedCallsCount`. */
   private limited(req: SimRequest, endpoint: string, next: () => SimReply | Promise<SimReply>): SimReply | Promise<SimReply> {
     const now = req.time;
     const list = (this.accepted.get(endpoint) ?? []).filter((t) => t > now - 60_000);
     if (list.length >= this.rateLimit) {
+      if (this.refusedCallsCount) list.push(now);
       this.accepted.set(endpoint, list);
-      const retry = Math.max(1, Math.ceil((list[0]! + 60_000 - now) / 1000));
-      return { ...envelope(429, 'errors.rate-limit', 'Too many requests', { detail: `At most ${this.rateLimit} calls per minute on this endpoint` }), headers: { 'retry-after': String(retry) } };
+      const retry = Math.max(1, Math.ceil((list[list.length - this.rateLimit]! + 60_000 - now) / 1000));
+      return {
+        ...envelope(429, 'errors.rate-limit', 'Too many requests', { detail: `At most ${this.rateLimit} calls per minute on this endpoint` }),
+        headers: this.throttleRetryAfter ? { 'retry-after': String(retry) } : {},
+      };
     }
     list.push(now);
     this.accepted.set(endpoint, list);
@@ -254,7 +275,10 @@ export class PlatformSimulator extends Simulator {
     }
     const client = this.clientByEmail(b.email);
     if (!client) return envelope(404, 'errors.not-found', 'Client not found');
-    if (client.password !== b.password) return envelope(401, this.clientLoginFailureCode, 'Login failed');
+    if (client.password !== b.password) {
+      if (this.clientLoginFailureCode === 'none') return { status: 401, json: { errors: [{ id: randomUUID(), title: 'Login failed', status: '401' }] } };
+      return envelope(401, this.clientLoginFailureCode, 'Login failed');
+    }
     const token = this.clientToken(client.user_id, 'login');
     return {
       status: 200,
@@ -287,7 +311,10 @@ export class PlatformSimulator extends Simulator {
     if (!client || client.deleted) return { reply: envelope(404, 'errors.not-found', 'Client not found') };
     const header = String(req.headers['client-token'] ?? '');
     const token = this.clientTokens.get(header);
-    if (!header || !token) return { reply: this.authError('Invalid client token', 'Client-Token') };
+    if (!header || !token) {
+      if (this.clientTokenRejection === 'errors.forbidden') return { reply: envelope(403, 'errors.forbidden', 'Invalid client token') };
+      return { reply: this.authError('Invalid client token', 'Client-Token') };
+    }
     if (token.userId !== client.user_id) return { reply: envelope(403, 'errors.forbidden', 'The client token belongs to another client') };
     if (needLogin && token.kind !== 'login') return { reply: envelope(403, 'errors.forbidden', 'The client must log in before the account can be edited') };
     return { client };

@@ -25,9 +25,10 @@ describe('abuse: a public endpoint that spends a shared vendor budget', () => {
   test('item 5: one client asks nexudusUserExists at most 10 times a minute; the 11th is RATE_LIMITED with no call', async () => {
     nexudus.resetLog();
     for (let i = 0; i < 10; i++) expect((await as(gw, '10.9.0.1', EXISTS, { e: `a${i}@example.com` })).errors).toBeUndefined();
+    const before = nexudus.count((r) => r.path === '/en/user/exists');
     const refused = await as(gw, '10.9.0.1', EXISTS, { e: 'a10@example.com' });
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', vendor: 'NEXUDUS' });
-    expect(nexudus.count((r) => r.path === '/en/user/exists')).toBe(10);
+    expect(nexudus.count((r) => r.path === '/en/user/exists')).toBe(before);
   }, 30_000);
 
   test('item 5: a flood of nexudusUserExists from many addresses leaves logins their share of the budget', async () => {

@@ -4,6 +4,11 @@ import { pathToFileURL } from 'node:url';
 
 export const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
 
+/** This process' environment without anything that configures a gateway (vendors, demo, sessions, Redis, where to listen). */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NUVEQ|NUREVA|NEXUDUS|PLATFORM|DEMO|SESSION|REDIS|PORT|HOST)_?/.test(k)));
+}
+
 export interface GatewayProcess {
   child: ChildProcess;
   url: string;
@@ -21,7 +26,7 @@ export function spawnGateway(
   timeoutMs = 30_000,
   options: { cwd?: string; command?: [string, ...string[]] } = {},
 ): Promise<GatewayProcess> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NUVEQ|NUREVA|NEXUDUS|PLATFORM|DEMO|SESSION|REDIS|PORT|HOST)_?/.test(k)));
+  const clean = cleanEnv();
   // tsx by path, so the server can run from any working directory (`.env` is read from there).
   const [command, ...args] = options.command ?? [process.execPath, '--import', pathToFileURL(resolve(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, resolve(ROOT, 'src/main.ts')];
   const child = spawn(command, args, {

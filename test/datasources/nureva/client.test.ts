@@ -3,7 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import type { NurevaSimulator } from '../../../datasources/nureva/simulator.js';
+import type { NurevaSimOptions, NurevaSimulator } from '../../../datasources/nureva/simulator.js';
 import * as undiciModule from 'undici';
 import { loadConfig } from '../../../src/config.js';
 import { createGateway } from '../../../src/server.js';
@@ -13,7 +13,24 @@ const LOGIN = 'mutation($d: ID!, $a: NurevaAccount!, $p: String!) { loginNureva(
 const AUDIO = 'query($id: ID!) { device(id: $id) { id audio { speakerVolume microphoneGain echoReductionLevel } } }';
 const PASSWORDS = { monitor: 'monitor-pass-1', integrator: 'integrator-pass-1', admin: 'ABC-DEF-GHJ' };
 
-describe('Nureva slice', () => {
+/**
+ * Every scenario runs against each reading of what the device documents leave open (the throttle's
+ * status and Retry-After, the status below an account's rights, a 401's body): the plainest
+ * first, then one assumption changed at a time.
+ */
+const VARIANTS: Array<[string, NurevaSimOptions]> = [
+  ['as documented', {}],
+  ['a 409 throttle (one guide)', { throttleStatus: 409 }],
+  ['a throttle that sends Retry-After', { throttleRetryAfter: true }],
+  ['below its rights an account gets 401', { belowRightsStatus: 401 }],
+  ['a 401 without a body', { unauthorizedBody: 'empty' }],
+];
+
+describe.each(VARIANTS)('Nureva slice (%s)', (_variant, variant) => {
+  /** A device of this variant. */
+  const startDevice = (options: NurevaSimOptions = {}) => startNureva({ ...variant, ...options });
+  /** What the gateway can say of a refusal below the device's rights: a 401 reads as a stale login. */
+  const belowRights = variant.belowRightsStatus === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN';
   let room: NurevaSimulator;
   let huddle: NurevaSimulator;
   let gw: TestGateway;
@@ -22,8 +39,8 @@ describe('Nureva slice', () => {
 
   beforeAll(async () => {
     const accounts = { monitor: { enabled: true, password: PASSWORDS.monitor }, integrator: { enabled: true, password: PASSWORDS.integrator } };
-    room = await startNureva({ accounts, enrollmentCode: PASSWORDS.admin });
-    huddle = await startNureva({ accounts, supportedFields: ['microphoneMute', 'microphoneGain', 'speakerVolume', 'speakerTrebleLevel', 'speakerBassLevel'] });
+    room = await startDevice({ accounts, enrollmentCode: PASSWORDS.admin });
+    huddle = await startDevice({ accounts, supportedFields: ['microphoneMute', 'microphoneGain', 'speakerVolume', 'speakerTrebleLevel', 'speakerBassLevel'] });
     gw = await startGateway(nurevaEnv([{ id: 'room-1', sim: room }, { id: 'huddle-1', sim: huddle }]));
     gateways.push(gw);
   });
@@ -169,7 +186,7 @@ describe('Nureva slice', () => {
 
   test('wrong credentials and disabled accounts give UNAUTHENTICATED', async () => {
     expect((await login('room-1', 'ADMIN', 'nope')).errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', vendor: 'NUREVA' });
-    const defaults = await startNureva();
+    const defaults = await startDevice();
     const g = await startGateway(nurevaEnv([{ id: 'factory', sim: defaults }]));
     gateways.push(g);
     try {
@@ -252,7 +269,9 @@ describe('Nureva slice', () => {
       room.inject({ times: 1, match: (r) => r.method === 'PATCH', reply: { status: 403, json: { errors: [{ message: 'Policy forbids audio changes' }] } } });
       const res = await gw.gql('mutation { updateDeviceAudio(deviceId: "room-1", input: { microphoneMute: true }) { microphoneMute } }', undefined, data!.loginNureva.token);
       expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
-      expect(res.errors?.[0]?.message).toBe('Policy forbids audio changes');
+      // The device's words go to the operator's log; the client gets a fixed message.
+      expect(res.errors?.[0]?.message).toBe('This device account may not do that');
+      expect(gw.logs.text).toContain('Policy forbids audio changes');
     });
 
     test('a GENERAL PATCH carries only the given fields, and returns the new settings', async () => {
@@ -304,15 +323,18 @@ describe('Nureva slice', () => {
 
     test("below the device's own rights table its 403 is FORBIDDEN, whatever the gateway believed", async () => {
       // The gateway lets GENERAL write; this device wants INTEGRATOR for a PATCH.
-      const strict = await startNureva({ rights: { 'PATCH /api/v1/audio': 'integrator' } });
+      const strict = await startDevice({ rights: { 'PATCH /api/v1/audio': 'integrator' } });
       const g = await startGateway(nurevaEnv([{ id: 'strict', sim: strict }]));
       gateways.push(g);
       try {
         const { data } = await g.gql(LOGIN, { d: 'strict', a: 'GENERAL', p: '' });
         strict.resetLog();
         const res = await g.gql('mutation { updateDeviceAudio(deviceId: "strict", input: { microphoneMute: true }) { microphoneMute } }', undefined, data!.loginNureva.token);
-        expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', vendor: 'NUREVA' });
-        expect(strict.log.map((r) => `${r.method} ${r.path}`)).toEqual(['PATCH /api/v1/audio']);
+        expect(res.errors?.[0]?.extensions).toMatchObject({ code: belowRights, vendor: 'NUREVA' });
+        // A 401 reads as a stale login: one re-login and one more try, never a loop.
+        expect(strict.log.map((r) => `${r.method} ${r.path}`)).toEqual(
+          variant.belowRightsStatus === 401 ? ['PATCH /api/v1/audio', 'POST /api/v1/auth/login', 'PATCH /api/v1/audio'] : ['PATCH /api/v1/audio'],
+        );
         expect(strict.audio.microphoneMute).toBe(false);
         // The volume change keeps the default right (GENERAL) on the same device.
         const vol = await g.gql('mutation { changeDeviceVolume(deviceId: "strict", direction: UP) { speakerVolume } }', undefined, data!.loginNureva.token);
@@ -367,12 +389,12 @@ describe('Nureva slice', () => {
     room.inject({ throttle: true, times: 1, match: (r) => r.path === '/api/v1/audio' });
     const res = await gw.gql(AUDIO, { id: 'room-1' }, data!.loginNureva.token);
     expect(res.errors).toBeUndefined();
-    room.throttleStatus = 429;
-    room.throttleRetryAfter = true;
+    room.throttleStatus = variant.throttleStatus ?? 429;
+    room.throttleRetryAfter = variant.throttleRetryAfter ?? false;
   });
 
   test('two devices, one down: the other answers, the down one says UPSTREAM_UNAVAILABLE within the timeout', async () => {
-    const spare = await startNureva();
+    const spare = await startDevice();
     const g = await startGateway(nurevaEnv([{ id: 'up', sim: room }, { id: 'down', sim: spare }], { UPSTREAM_TIMEOUT_MS: '3000' }));
     gateways.push(g);
     const a = await g.gql(LOGIN, { d: 'up', a: 'GENERAL', p: '' });
