@@ -218,16 +218,16 @@ function check(pred: (data: any) => boolean) {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(resolve(DIST, 'src/main.js'))) throw new Error('run `npm run build` first (npm run bench does)');
+  if (!existsSync(resolve(DIST, 'src/app/main.js'))) throw new Error('run `npm run build` first (npm run bench does)');
   mkdirSync(OUT, { recursive: true });
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: hasTaskset ? `server on core ${SERVER_CORE}, simulators and load generator on core ${DRIVER_CORE}` : 'no taskset: not pinned', date: new Date().toISOString() };
   console.log(`Switchboard benchmarks (${LABEL}) on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
 
   // ---- A and B: the hot path, gateway beside the bare proxy on one simulated upstream.
-  const sims = await start(resolve(DIST, 'src/simulate.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
+  const sims = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
   const simEnv = sims.first.env as Record<string, string>;
   const nuveqControl = sims.first.control.nuveq as string;
-  const gateway = await start(resolve(DIST, 'src/main.js'), [], { ...GATEWAY_ENV, ...simEnv }, SERVER_CORE, READY);
+  const gateway = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...simEnv }, SERVER_CORE, READY);
   const baseline = await start(resolve(DIST, 'bench/baseline.js'), [], { ...simEnv }, SERVER_CORE);
   const gwUrl = gateway.first.url as string;
   const blUrl = baseline.first.url as string;
@@ -297,8 +297,8 @@ async function main(): Promise<void> {
   // ---- C: a cold start, 200 concurrent Platform operations against a fresh process.
   let c: { operations: number; answered: number; ms: number; serviceLogins: number } | undefined;
   if (ONLY.has('C')) {
-  const simsC = await start(resolve(DIST, 'src/simulate.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
-  const cold = await start(resolve(DIST, 'src/main.js'), [], { ...GATEWAY_ENV, ...(simsC.first.env as Record<string, string>) }, SERVER_CORE, READY);
+  const simsC = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
+  const cold = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...(simsC.first.env as Record<string, string>) }, SERVER_CORE, READY);
   const cStarted = Date.now();
   const cResults = await Promise.all(Array.from({ length: 200 }, () => gql(cold.first.url, 'mutation { loginClient(email: "grace@example.com", password: "demo-grace-1") { token } }')));
   c = {
@@ -314,8 +314,8 @@ async function main(): Promise<void> {
   // ---- D: Platform at twice its budget (300/min per endpoint) for 90 s.
   let d: Record<string, number> | undefined;
   if (!SKIP_D) {
-    const simsD = await start(resolve(DIST, 'src/simulate.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
-    const gwD = await start(resolve(DIST, 'src/main.js'), [], { ...GATEWAY_ENV, ...(simsD.first.env as Record<string, string>) }, SERVER_CORE, READY);
+    const simsD = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
+    const gwD = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...(simsD.first.env as Record<string, string>) }, SERVER_CORE, READY);
     let data = 0;
     let limited = 0;
     let other = 0;

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`No demo at ${base}: starting one in this process.\n`);
-  const [{ startDemo, demoEnvironment }, { loadConfig }, { createGateway }] = await Promise.all([import('../src/demo.js'), import('../src/config.js'), import('../src/server.js')]);
+  const [{ startDemo, demoEnvironment }, { loadConfig }, { createGateway }] = await Promise.all([import('../simulators/demo.js'), import('../src/config/load.js'), import('../src/app/gateway.js')]);
   const demo = await startDemo();
   // Configured as `npm start` configures the demo, from this environment.
   const config = loadConfig(demoEnvironment({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }, demo).env, { demoVendors: true });

@@ -1,7 +1,5 @@
-import type { Resolvers } from '../src/__generated__/resolvers-types.js';
+import type { Resolvers, Vendor } from '../src/__generated__/resolvers-types.js';
 import { isoFromEpoch } from '../src/datetime.js';
-import type { ClientAccountRecord } from '../datasources/platform/models.js';
-import { PLATFORM_SLOT } from '../datasources/platform/client.js';
 
 export const sessionResolvers: Resolvers = {
   Query: {
@@ -23,17 +21,11 @@ export const sessionResolvers: Resolvers = {
     id: (s) => s.id,
     expiresAt: (s) => isoFromEpoch(s.expiresAt),
     logins: (s) => s.logins,
-    nexudusUser: (s, _args, ctx) => (s.logins.some((l) => l.vendor === 'NEXUDUS') ? ctx.nexudus.meIfLoggedIn(s) : null),
-    clientAccount: (s) => (s.logins.find((l) => l.slot === PLATFORM_SLOT)?.profile as ClientAccountRecord | undefined) ?? null,
   },
   VendorLogin: {
-    vendor: (l) => l.vendor,
+    // Each vendor module names its logins as the Vendor enum spells it.
+    vendor: (l) => l.vendor as Vendor,
     subject: (l) => l.subject,
     expiresAt: (l) => (l.expiresAt !== undefined ? isoFromEpoch(l.expiresAt) : null),
-    deviceId: (l) => l.deviceId ?? null,
-    account: (l) => l.account ?? null,
-  },
-  User: {
-    __resolveType: (u) => ('data' in u && 'timeZone' in u ? 'NuveqUser' : 'Id' in u ? 'NexudusUser' : 'ClientAccount'),
   },
 };

@@ -1,6 +1,6 @@
 /**
  * The contract's DateTime is ISO-8601 with an explicit offset (`2022-12-22T08:30:00+01:00`).
- * Vendors send zone-less local times (Nuveq), UTC with `Z` (Nexudus) or epoch values (JWT exp).
+ * Vendors send zone-less local times, UTC with `Z`, or epoch values (JWT exp).
  */
 
 const pad = (n: number, width = 2) => String(Math.abs(Math.trunc(n))).padStart(width, '0');

@@ -17,7 +17,8 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-export type VendorName = 'NUVEQ' | 'NUREVA' | 'NEXUDUS' | 'PLATFORM';
+/** A vendor as the GraphQL `Vendor` enum spells it (each vendor module names itself). */
+export type VendorName = string;
 
 export interface ErrorOptions {
   vendor?: VendorName;
@@ -144,11 +145,13 @@ export function vendorMessage(raw: unknown): string | undefined {
 }
 
 const JWT_SHAPE = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
-const BEARER_SHAPE = /\b(Bearer|Nureva|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+const BEARER_SHAPE = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+/** Any other scheme (a vendor's own, e.g. `Acme <credentials>`): a capitalised word, then a long value that looks encoded. */
+const SCHEME_SHAPE = /\b([A-Z][A-Za-z]{2,20})\s+(?=[A-Za-z0-9._~+/=-]*[0-9+/=])[A-Za-z0-9._~+/=-]{16,}/g;
 
 /** Removes token-shaped substrings (JWTs, Authorization values). Last line of defence, not the first. */
 export function scrubTokens(text: string): string {
-  return text.replace(JWT_SHAPE, '[redacted]').replace(BEARER_SHAPE, '$1 [redacted]');
+  return text.replace(JWT_SHAPE, '[redacted]').replace(BEARER_SHAPE, '$1 [redacted]').replace(SCHEME_SHAPE, '$1 [redacted]');
 }
 
 /**

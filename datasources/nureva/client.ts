@@ -1,8 +1,8 @@
 import type { TLSSocket } from 'node:tls';
-import DataLoader from 'dataloader';
 import { buildConnector } from 'undici';
-import type { NurevaConfig, NurevaDeviceConfig } from '../../src/config.js';
-import type { Context, VendorDeps } from '../../src/context.js';
+import type { VendorDeps } from '../../src/vendors/module.js';
+import { VendorApi, safeJson } from '../../src/upstream/vendor-api.js';
+import type { NurevaConfig, NurevaDeviceConfig } from './config.js';
 import {
   BadUserInputError,
   ForbiddenError,
@@ -13,18 +13,19 @@ import {
   errorFromStatus,
   vendorMessage,
 } from '../../src/errors.js';
-import { CertificateMismatchError, parseJson, UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/http.js';
-import type { RateRule } from '../../src/rate-limit.js';
-import type { CallScope } from '../../src/request-scope.js';
-import { validatePassword } from '../../src/input.js';
-import type { NurevaAccountName, SessionRecord, StoredLogin } from '../../src/sessions.js';
-import { withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
+import { CertificateMismatchError, UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/upstream/client.js';
+import type { RateRule } from '../../src/limits/rate-limiter.js';
+import type { CallScope } from '../../src/limits/request-scope.js';
+import { validatePassword } from '../../src/limits/input.js';
+import type { StoredLogin } from '../../src/auth/sessions.js';
+import type { TokenGrant } from '../../src/auth/token-cache.js';
 import type { DeviceRecord, NurevaAudio, NurevaErrorEnvelope, NurevaHardware } from './models.js';
 
-const VENDOR = 'NUREVA' as const;
-const ACCOUNT_RANK: Record<NurevaAccountName, number> = { MONITOR: 0, GENERAL: 1, INTEGRATOR: 2, ADMIN: 3 };
+export const VENDOR = 'NUREVA';
+export type NurevaAccountName = 'MONITOR' | 'GENERAL' | 'INTEGRATOR' | 'ADMIN';
+export const ACCOUNT_RANK: Record<NurevaAccountName, number> = { MONITOR: 0, GENERAL: 1, INTEGRATOR: 2, ADMIN: 3 };
 /** authParameters are opaque and carry no expiry: keep them half a day, or until a 401. */
-const AUTH_TTL_MS = 12 * 3_600_000;
+export const AUTH_TTL_MS = 12 * 3_600_000;
 
 export const nurevaSlot = (deviceId: string) => `NUREVA:${deviceId}`;
 
@@ -111,7 +112,8 @@ interface DeviceClient {
  * gateway: every lookup goes through the registry by id, and each device's connection pool is
  * bound to its registered origin, so no input can steer a request anywhere else.
  */
-export class NurevaClient {
+export class NurevaClient extends VendorApi {
+  protected readonly vendor = VENDOR;
   private readonly registry = new Map<string, DeviceClient>();
   private readonly rules: RateRule[];
 
@@ -119,6 +121,7 @@ export class NurevaClient {
     readonly config: NurevaConfig,
     private readonly deps: VendorDeps,
   ) {
+    super();
     this.rules = [{ limit: config.rateLimit, windowMs: 60_000 }];
     for (const device of config.devices) {
       if (device.insecureTls && !device.fingerprint256 && device.ca === undefined) {
@@ -127,20 +130,17 @@ export class NurevaClient {
       const http = new UpstreamClient({
         vendor: VENDOR,
         baseUrl: device.url,
-        timeoutMs: deps.config.upstreamTimeoutMs,
+        timeoutMs: deps.gateway.upstreamTimeoutMs,
         metrics: deps.metrics,
         logger: deps.logger,
+      clock: deps.clock,
         limiter: deps.limiter,
-        connect: connectFor(device, deps.config.upstreamTimeoutMs),
+        connect: connectFor(device, deps.gateway.upstreamTimeoutMs),
         connections: 8,
         throttleStatuses: [429, 409],
       });
       this.registry.set(device.id, { device, http });
     }
-  }
-
-  forRequest(ctx: Context): NurevaDataSource {
-    return new NurevaDataSource(this, ctx);
   }
 
   async close(): Promise<void> {
@@ -201,11 +201,16 @@ export class NurevaClient {
       if ((res.status === 400 && !CLIENT_HEADERS.test(res.text)) || res.status === 401 || res.status === 403) {
         throw new UnauthenticatedError('The device refused this account and password (wrong password, or the account is disabled)', { vendor: VENDOR });
       }
-      if (res.status !== 200) throw this.mapError(res);
-      const body = parseJson<{ authParameters?: unknown }>(VENDOR, res);
+      const body = this.json<{ authParameters?: unknown }>(this.expect(res));
       if (typeof body.authParameters !== 'string' || !body.authParameters) throw new UpstreamError(VENDOR, 'The device login answer has no authParameters');
       return { token: body.authParameters };
     };
+  }
+
+  /** The device account of a session's login (GENERAL for a login kept before accounts were). */
+  account(login: StoredLogin): NurevaAccountName {
+    const account = login.profile?.account;
+    return typeof account === 'string' && account in ACCOUNT_RANK ? (account as NurevaAccountName) : 'GENERAL';
   }
 
   password(login: StoredLogin): string {
@@ -215,13 +220,8 @@ export class NurevaClient {
   }
 
   /** The one place device answers become gateway errors. */
-  mapError(res: UpstreamResponse): SwitchboardError {
-    let message: string | undefined;
-    try {
-      message = (JSON.parse(res.text) as NurevaErrorEnvelope).errors?.[0]?.message;
-    } catch {
-      message = res.text.trim() || undefined;
-    }
+  errorFromResponse(res: UpstreamResponse): SwitchboardError {
+    const message = safeJson<NurevaErrorEnvelope>(res)?.errors?.[0]?.message ?? (res.text.trim() || undefined);
     if (res.status === 400 && CLIENT_HEADERS.test(message ?? '')) {
       this.deps.logger.error({ vendor: VENDOR, status: res.status }, 'A Nureva device refused the gateway\'s client headers: check NUREVA_CLIENT_ID and NUREVA_CLIENT_VERSION');
       return new UpstreamError(VENDOR, 'The device refused the gateway configuration; the operator has been notified');
@@ -241,120 +241,11 @@ export class NurevaClient {
       vendor: VENDOR,
       slot: nurevaSlot(deviceId),
       subject: `${account.toLowerCase()}@${deviceId}`,
-      deviceId,
-      account,
+      // Shown as the session's VendorLogin deviceId and account.
+      profile: { deviceId, account },
       tokenKey,
       sealed: this.deps.sealer.sealJson({ password }),
     };
   }
 }
 
-/** Per-request face: audio and hardware loaded once per device per request. */
-export class NurevaDataSource {
-  private readonly audioLoader: DataLoader<string, NurevaAudio>;
-  private readonly hardwareLoader: DataLoader<string, NurevaHardware>;
-
-  constructor(
-    private readonly client: NurevaClient,
-    private readonly ctx: Context,
-  ) {
-    const each = <T>(load: (id: string) => Promise<T>) => (ids: readonly string[]) => Promise.all(ids.map((id) => load(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
-    this.audioLoader = new DataLoader(each((id) => this.read<NurevaAudio>(id, 'audio.get', '/api/v1/audio')));
-    this.hardwareLoader = new DataLoader(each((id) => this.read<NurevaHardware>(id, 'audio.hardware', '/api/v1/audio/hardware')));
-  }
-
-  list(): DeviceRecord[] {
-    return this.client.list();
-  }
-
-  find(id: string): DeviceRecord | null {
-    return this.client.find(id) ?? null;
-  }
-
-  async login(deviceId: string, account: NurevaAccountName, password: string): Promise<StoredLogin> {
-    const { client, ctx } = this;
-    client.entry(deviceId);
-    validatePassword(password, VENDOR);
-    const key = client.tokenKey(deviceId, account, password);
-    await ctx.services.loginThrottle.attempt(VENDOR, `${deviceId}/${account}`, ctx.request.clientAddress, password, () =>
-      ctx.services.tokens.get(VENDOR, key, client.login(deviceId, account, password), AUTH_TTL_MS),
-    );
-    return client.toLogin(deviceId, account, password, key);
-  }
-
-  private loginFor(session: SessionRecord | undefined, deviceId: string): StoredLogin {
-    const login = session?.logins.find((l) => l.slot === nurevaSlot(deviceId));
-    if (!login) throw new UnauthenticatedError(`This session holds no Nureva login for device ${deviceId}: use loginNureva first`, { vendor: VENDOR });
-    return login;
-  }
-
-  /**
-   * A call with the session's authParameters for the device. A 401 means the device rotated them
-   * (its account details changed): drop them, log in again once, repeat the call.
-   */
-  private async authed(deviceId: string, operation: string, method: HttpMethod, path: string, init: { json?: unknown; read?: boolean } = {}): Promise<UpstreamResponse> {
-    const { client, ctx } = this;
-    client.entry(deviceId);
-    const login = this.loginFor(await ctx.session(), deviceId);
-    const account = login.account ?? 'GENERAL';
-    const password = client.password(login);
-    const key = login.tokenKey ?? client.tokenKey(deviceId, account, password);
-    return withTokenRetry(
-      ctx.services.tokens,
-      VENDOR,
-      key,
-      client.login(deviceId, account, password),
-      (token) => client.send(deviceId, operation, method, path, { ...init, scope: ctx.scope, auth: async () => ({ authorization: `Nureva ${await token()}` }) }),
-      (res) => res.status === 401,
-      AUTH_TTL_MS,
-    );
-  }
-
-  private async read<T>(deviceId: string, operation: string, path: string): Promise<T> {
-    const res = await this.authed(deviceId, operation, 'GET', path, { read: true });
-    if (res.status !== 200) throw this.client.mapError(res);
-    const body = parseJson<T>(VENDOR, res);
-    if (!body || typeof body !== 'object') throw new UpstreamError(VENDOR, 'The device answered something that is not an object');
-    return body;
-  }
-
-  audio(deviceId: string): Promise<NurevaAudio> {
-    return this.audioLoader.load(deviceId);
-  }
-
-  hardware(deviceId: string): Promise<NurevaHardware> {
-    return this.hardwareLoader.load(deviceId);
-  }
-
-  private async requireWriter(deviceId: string): Promise<void> {
-    this.client.entry(deviceId);
-    const login = this.loginFor(await this.ctx.session(), deviceId);
-    if (ACCOUNT_RANK[login.account ?? 'GENERAL'] < ACCOUNT_RANK.GENERAL) {
-      throw new ForbiddenError('Changing audio needs a GENERAL or higher account on this device', { vendor: VENDOR });
-    }
-  }
-
-  /** `PATCH /api/v1/audio` with only the fields given, then the settings as they now are. */
-  async updateAudio(deviceId: string, input: AudioInput): Promise<NurevaAudio> {
-    await this.requireWriter(deviceId);
-    const body = validateAudioInput(input);
-    const res = await this.authed(deviceId, 'audio.patch', 'PATCH', '/api/v1/audio', { json: body });
-    if (res.status !== 200 && res.status !== 204) throw this.client.mapError(res);
-    return this.fresh(deviceId);
-  }
-
-  /** `PUT /api/v1/audio/volume/change`, then the settings as they now are. */
-  async changeVolume(deviceId: string, direction: 'UP' | 'DOWN'): Promise<NurevaAudio> {
-    await this.requireWriter(deviceId);
-    const res = await this.authed(deviceId, 'audio.volume', 'PUT', '/api/v1/audio/volume/change', {
-      json: { operation: direction === 'UP' ? 'increment' : 'decrement' },
-    });
-    if (res.status !== 200 && res.status !== 204) throw this.client.mapError(res);
-    return this.fresh(deviceId);
-  }
-
-  private fresh(deviceId: string): Promise<NurevaAudio> {
-    this.audioLoader.clear(deviceId);
-    return this.audioLoader.load(deviceId);
-  }
-}

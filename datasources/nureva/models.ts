@@ -1,4 +1,4 @@
-import type { NurevaDeviceConfig } from '../../src/config.js';
+import type { NurevaDeviceConfig } from './config.js';
 
 /** A registered device: the registry entry (NUREVA_DEVICES). */
 export type DeviceRecord = NurevaDeviceConfig;

@@ -1,14 +1,13 @@
-import DataLoader from 'dataloader';
-import type { NuveqConfig } from '../../src/config.js';
-import type { Context, VendorDeps } from '../../src/context.js';
-import { BadUserInputError, RateLimitedError, UnauthenticatedError, UpstreamError, UpstreamTimeoutError, errorFromStatus } from '../../src/errors.js';
-import { UpstreamClient, type UpstreamResponse } from '../../src/http.js';
-import { AdaptiveConcurrency, type ConcurrencyGate } from '../../src/rate-limit.js';
-import type { CallScope } from '../../src/request-scope.js';
+import type { VendorDeps } from '../../src/vendors/module.js';
+import type { NuveqConfig } from './config.js';
+import { RateLimitedError, SwitchboardError, UpstreamError, UpstreamTimeoutError, errorFromStatus } from '../../src/errors.js';
+import { safeJson, VendorApi } from '../../src/upstream/vendor-api.js';
+import { UpstreamClient, type UpstreamResponse } from '../../src/upstream/client.js';
+import { AdaptiveConcurrency, type ConcurrencyGate } from '../../src/limits/rate-limiter.js';
+import type { CallScope } from '../../src/limits/request-scope.js';
 import { NUVEQ_USER_FIELDS, type NuveqUserData, type NuveqUserDetailRequest, type NuveqUserRecord } from './models.js';
 
-const VENDOR = 'NUVEQ' as const;
-const USER_ID = /^\d{1,15}$/;
+export const VENDOR = 'NUVEQ';
 /** Connections to Nuveq per replica, and so the most calls it has in flight while Nuveq is happy. */
 const CONNECTIONS = 64;
 
@@ -30,7 +29,8 @@ const BAD_PORT = /\bport\b/i;
  * at a time per batch and 64 for the whole replica; both halve while Nuveq throttles and grow back
  * after.
  */
-export class NuveqClient {
+export class NuveqClient extends VendorApi {
+  protected readonly vendor = VENDOR;
   readonly http: UpstreamClient;
   readonly concurrency: AdaptiveConcurrency;
   /**
@@ -43,31 +43,30 @@ export class NuveqClient {
     readonly config: NuveqConfig,
     private readonly deps: VendorDeps,
   ) {
+    super();
     // NUVEQ_CONCURRENCY bounds one batch's fan-out; the replica as a whole keeps to the pool.
     const template: NuveqUserDetailRequest = { port: config.port, api_id: config.apiId, user_id: 0, token_key: config.tokenKey };
     const [head, tail] = JSON.stringify(template).split('"user_id":0');
     this.detailBody = (userId) => `${head}"user_id":${userId}${tail}`;
     this.concurrency = new AdaptiveConcurrency(config.concurrency, {
       processMax: CONNECTIONS,
+      now: () => deps.clock.now(),
       // Calls waiting for a connection are bounded: past that, callers hear "later" at once.
-      maxQueue: deps.config.limits.vendorQueue,
+      maxQueue: deps.gateway.vendorQueue,
       onFull: () => new RateLimitedError(1, 'Too many Nuveq calls are waiting; retry shortly', { vendor: VENDOR }),
       onTimeout: () => new UpstreamTimeoutError(VENDOR, 'The request ran out of time waiting for a Nuveq connection'),
     });
     this.http = new UpstreamClient({
       vendor: VENDOR,
       baseUrl: config.url,
-      timeoutMs: deps.config.upstreamTimeoutMs,
+      timeoutMs: deps.gateway.upstreamTimeoutMs,
       metrics: deps.metrics,
       logger: deps.logger,
+      clock: deps.clock,
       concurrency: this.concurrency,
       throttleStatuses: [429, 503],
       connections: Math.max(CONNECTIONS, config.concurrency),
     });
-  }
-
-  forRequest(ctx: Context): NuveqDataSource {
-    return new NuveqDataSource(this, ctx);
   }
 
   close(): Promise<void> {
@@ -78,9 +77,16 @@ export class NuveqClient {
   async fetchUser(userId: string, gate?: ConcurrencyGate, scope?: CallScope): Promise<NuveqUserRecord | null> {
     // The endpoint is the base URL itself (`.../api/`).
     const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate, scope });
-    const parsed = this.parse(res);
+    return this.userOf(userId, res);
+  }
+
+  /** What a User Detail answer means: the user, null for an unknown one, or the error it is. */
+  userOf(userId: string, res: UpstreamResponse): NuveqUserRecord | null {
+    const body = safeJson<unknown>(res);
+    // A bare JSON string is an error without an envelope: its message.
+    const parsed = typeof body === 'string' ? { message: body } : body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
     if (parsed === undefined) {
-      if (res.status >= 500) throw errorFromStatus(VENDOR, { status: res.status, payload: res.text });
+      if (res.status >= 500) throw this.errorFromResponse(res);
       throw new UpstreamError(VENDOR, `Nuveq answered something that is not JSON (HTTP ${res.status})`, { detail: res.text });
     }
     const data = parsed.data;
@@ -89,15 +95,9 @@ export class NuveqClient {
     return this.classify(res.status, message, res.text);
   }
 
-  /** The answer as an object; a bare JSON string (an error without an envelope) as its message. */
-  private parse(res: UpstreamResponse): Record<string, unknown> | undefined {
-    try {
-      const v = JSON.parse(res.text) as unknown;
-      if (typeof v === 'string') return { message: v };
-      return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
+  /** A status without a usable body (Nuveq documents none of its errors' statuses). */
+  errorFromResponse(res: UpstreamResponse): SwitchboardError {
+    return errorFromStatus(VENDOR, { status: res.status, payload: res.text });
   }
 
   /** The one place Nuveq's error strings become answers or gateway errors. */
@@ -122,51 +122,3 @@ function isUserData(data: unknown): data is NuveqUserData {
   return typeof data === 'object' && data !== null && !Array.isArray(data) && NUVEQ_USER_FIELDS.some((f) => Object.hasOwn(data, f));
 }
 
-/** Per-request face: one DataLoader, so every user is fetched once per request. */
-export class NuveqDataSource {
-  private readonly loader: DataLoader<string, NuveqUserRecord | null>;
-
-  constructor(
-    private readonly client: NuveqClient,
-    private readonly ctx: Context,
-  ) {
-    this.loader = new DataLoader(async (ids) => {
-      ctx.services.metrics.batch(VENDOR, 'user');
-      // Each batch gets the (adaptive) limit of calls in flight; one id needs no gate.
-      const gate = ids.length > 1 ? this.client.concurrency.batch() : undefined;
-      const results = await Promise.all(ids.map((id) => this.client.fetchUser(id, gate, ctx.scope).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
-      // A failed answer is never kept: asking again (in this request) asks Nuveq again.
-      results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));
-      return results;
-    });
-  }
-
-  private async authorize(): Promise<void> {
-    if (this.client.config.allowAnonymous) return;
-    if (!(await this.ctx.session())) {
-      throw new UnauthenticatedError(this.ctx.request.token ? 'The session token is invalid, expired or revoked' : 'Nuveq users need a session: log in first', { vendor: VENDOR });
-    }
-  }
-
-  private static normalize(userId: string): string {
-    const id = userId.trim();
-    if (!USER_ID.test(id)) throw new BadUserInputError(`userId: "${id.slice(0, 32)}" is not a Nuveq user id (digits only)`, 'userId', { vendor: VENDOR });
-    return String(Number(id));
-  }
-
-  async user(userId: string): Promise<NuveqUserRecord | null> {
-    const id = NuveqDataSource.normalize(userId);
-    await this.authorize();
-    return this.loader.load(id);
-  }
-
-  /**
-   * In the order asked, null where unknown. One promise per id (DataLoader batches them into one
-   * round), so a user that fails is an error at its own index, not for the whole list.
-   */
-  async users(userIds: readonly string[]): Promise<Array<Promise<NuveqUserRecord | null>>> {
-    const ids = userIds.map(NuveqDataSource.normalize);
-    await this.authorize();
-    return ids.map((id) => this.loader.load(id));
-  }
-}

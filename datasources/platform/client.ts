@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { PlatformConfig } from '../../src/config.js';
-import type { Context, VendorDeps } from '../../src/context.js';
+import type { VendorDeps } from '../../src/vendors/module.js';
+import { safeJson, VendorApi } from '../../src/upstream/vendor-api.js';
+import type { PlatformConfig } from './config.js';
 import {
   BadUserInputError,
   ConflictError,
@@ -13,12 +14,12 @@ import {
   errorFromStatus,
   vendorMessage,
 } from '../../src/errors.js';
-import { parseJson, UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/http.js';
-import type { RateRule } from '../../src/rate-limit.js';
-import type { CallScope } from '../../src/request-scope.js';
-import { checkLength, INPUT_LIMITS, validateEmail, validatePassword } from '../../src/input.js';
-import type { SessionRecord, StoredLogin } from '../../src/sessions.js';
-import { jwtTimes, renewalTime, withTokenRetry, type TokenGrant } from '../../src/token-cache.js';
+import { UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/upstream/client.js';
+import type { RateRule } from '../../src/limits/rate-limiter.js';
+import type { CallScope } from '../../src/limits/request-scope.js';
+import { checkLength, INPUT_LIMITS, validateEmail, validatePassword } from '../../src/limits/input.js';
+import type { SessionRecord, StoredLogin } from '../../src/auth/sessions.js';
+import { jwtTimes, renewalTime, withTokenRetry, type TokenGrant } from '../../src/auth/token-cache.js';
 import type {
   ClientAccountRecord,
   ClientLoginAnswer,
@@ -28,12 +29,12 @@ import type {
   SignupBody,
 } from './models.js';
 
-const VENDOR = 'PLATFORM' as const;
+export const VENDOR = 'PLATFORM';
 /** A 401 that could be the client's or the service token's costs at most one service re-login this often. */
 const RELOGIN_TO_TELL_APART_MS = 60_000;
 export const PLATFORM_SLOT = 'PLATFORM';
 
-const E164 = /^\+[1-9]\d{1,14}$/;
+export const E164 = /^\+[1-9]\d{1,14}$/;
 
 /** GraphQL input names of the vendor's fields, so validation errors name what the caller sent. */
 const FIELD_NAMES: Record<string, string> = {
@@ -48,7 +49,7 @@ const FIELD_NAMES: Record<string, string> = {
 };
 
 /** What a session keeps, sealed, of a Platform client login. */
-interface SealedClient {
+export interface SealedClient {
   clientToken: string;
 }
 
@@ -72,7 +73,8 @@ export interface UpdateInput {
  * and taken only when a call is about to go, so an expired token is never sent. Every endpoint
  * is paced under PLATFORM_RATE_LIMIT calls per sliding minute, as the vendor counts.
  */
-export class PlatformClient {
+export class PlatformClient extends VendorApi {
+  protected readonly vendor = VENDOR;
   readonly http: UpstreamClient;
   private readonly serviceKey: string;
   private readonly rules: RateRule[];
@@ -87,20 +89,18 @@ export class PlatformClient {
     readonly config: PlatformConfig,
     private readonly deps: VendorDeps,
   ) {
+    super();
     this.http = new UpstreamClient({
       vendor: VENDOR,
       baseUrl: config.baseUrl,
-      timeoutMs: deps.config.upstreamTimeoutMs,
+      timeoutMs: deps.gateway.upstreamTimeoutMs,
       metrics: deps.metrics,
       logger: deps.logger,
+      clock: deps.clock,
       limiter: deps.limiter,
     });
     this.serviceKey = deps.tokens.key(VENDOR, config.baseUrl, 'service', config.username, config.password);
     this.rules = [{ limit: config.rateLimit, windowMs: 60_000 }];
-  }
-
-  forRequest(ctx: Context): PlatformDataSource {
-    return new PlatformDataSource(this, ctx);
   }
 
   close(): Promise<void> {
@@ -117,12 +117,12 @@ export class PlatformClient {
       rate: { key: 'platform:POST /v1/login/password', rules: this.rules },
     });
     if (res.status === 200) {
-      const body = parseJson<{ api_token?: unknown }>(VENDOR, res);
+      const body = this.json<{ api_token?: unknown }>(res);
       if (typeof body.api_token !== 'string' || !body.api_token) throw new UpstreamError(VENDOR, 'The Platform login answer has no api_token');
       const times = jwtTimes(body.api_token);
       return { token: body.api_token, expiresAt: times.expiresAt, issuedAt: times.issuedAt };
     }
-    const mapped = this.mapError(res);
+    const mapped = this.errorFromResponse(res);
     if (res.status === 400 || res.status === 401 || res.status === 403 || mapped instanceof UnauthenticatedError) {
       this.deps.logger.error(
         { vendor: VENDOR, status: res.status, variables: ['PLATFORM_SERVICE_USERNAME', 'PLATFORM_SERVICE_PASSWORD'] },
@@ -189,11 +189,11 @@ export class PlatformClient {
     if (!decided) {
       const { expiresAt, issuedAt } = jwtTimes(sent);
       // Near: inside the margin at which the cache renews (60 s when the token states no iat).
-      decided = expiresAt !== undefined && Date.now() >= renewalTime(issuedAt ?? 0, expiresAt, issuedAt);
+      decided = expiresAt !== undefined && this.deps.clock.now() >= renewalTime(issuedAt ?? 0, expiresAt, issuedAt);
     }
-    if (!decided && Date.now() - this.lastRelogin < RELOGIN_TO_TELL_APART_MS) return false;
+    if (!decided && this.deps.clock.now() - this.lastRelogin < RELOGIN_TO_TELL_APART_MS) return false;
     this.rejected = sent;
-    this.lastRelogin = Date.now();
+    this.lastRelogin = this.deps.clock.now();
     return true;
   }
 
@@ -204,16 +204,12 @@ export class PlatformClient {
   }
 
   private firstError(res: UpstreamResponse): PlatformErrorItem | undefined {
-    try {
-      const body = JSON.parse(res.text) as PlatformErrorEnvelope;
-      return Array.isArray(body?.errors) ? body.errors[0] : undefined;
-    } catch {
-      return undefined;
-    }
+    const body = safeJson<PlatformErrorEnvelope>(res);
+    return Array.isArray(body?.errors) ? body.errors[0] : undefined;
   }
 
   /** The one place Platform's errors become gateway errors. */
-  mapError(res: UpstreamResponse): SwitchboardError {
+  errorFromResponse(res: UpstreamResponse): SwitchboardError {
     const item = this.firstError(res);
     const code = item?.code ?? '';
     const message = vendorMessage(item?.detail ?? item?.title);
@@ -277,135 +273,3 @@ export class PlatformClient {
   }
 }
 
-/** Per-request face of the Platform client, what resolvers call. */
-export class PlatformDataSource {
-  constructor(
-    private readonly client: PlatformClient,
-    private readonly ctx: Context,
-  ) {}
-
-  /** Logs a client in: the answer (token and profile) from `POST /v1/client/login`. */
-  async login(email: string, password: string): Promise<ClientLoginAnswer> {
-    const { client, ctx } = this;
-    validateEmail(email, VENDOR);
-    validatePassword(password, VENDOR);
-    return ctx.services.loginThrottle.attempt(VENDOR, email, ctx.request.clientAddress, password, async () => {
-      const res = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', { json: { email, password }, clientCredentials: true, scope: ctx.scope });
-      if (res.status === 200) return this.loginAnswer(res);
-      const error = client.mapError(res);
-      // Whether the email exists is not the caller's business: a wrong email reads like a wrong password.
-      if (error instanceof NotFoundError || error instanceof UnauthenticatedError) throw new UnauthenticatedError('Wrong email or password', { vendor: VENDOR });
-      throw error;
-    });
-  }
-
-  private loginAnswer(res: UpstreamResponse): ClientLoginAnswer {
-    const body = parseJson<Partial<ClientLoginAnswer>>(VENDOR, res);
-    if (typeof body.client_token !== 'string' || typeof body.user_id !== 'string') {
-      throw new UpstreamError(VENDOR, 'The Platform login answer lacks client_token or user_id');
-    }
-    return body as ClientLoginAnswer;
-  }
-
-  /**
-   * Creates the account (a fresh UUIDv4 user_id), then logs the client in, because Platform lets
-   * a client edit its account only after a login: the session gets a login that works.
-   */
-  async signup(input: SignupInput): Promise<ClientLoginAnswer> {
-    const { client } = this;
-    client.validateSignup(input);
-    const body: SignupBody = {
-      user_id: client.newUserId(),
-      email: input.email,
-      name: { first_name: input.firstName, last_name: input.lastName },
-      password: input.password,
-      ...(input.phoneNumber != null ? { phone_number: input.phoneNumber } : {}),
-    };
-    const res = await client.call('client.signup', 'POST', '/v1/client/signup', 'POST /v1/client/signup', { json: body, scope: this.ctx.scope });
-    if (res.status !== 200 && res.status !== 201) throw client.mapError(res);
-    const signed = parseJson<{ client_token?: unknown }>(VENDOR, res);
-    if (typeof signed.client_token !== 'string') throw new UpstreamError(VENDOR, 'The Platform signup answer has no client_token');
-    // The account exists from here on: a failed login must not fail the signup, whose retry would
-    // only meet CONFLICT. Without a login the session holds the signup token and the input.
-    let failure: { status?: number; code?: string; reason?: string };
-    try {
-      const login = await client.call('client.login', 'POST', '/v1/client/login', 'POST /v1/client/login', {
-        json: { email: input.email, password: input.password },
-        clientCredentials: true,
-        scope: this.ctx.scope,
-      });
-      if (login.status === 200) {
-        const answer = this.loginAnswer(login);
-        // Platform does not promise unique emails: a login by email and password may find an older
-        // account with the same pair, which is not the one just created.
-        if (answer.user_id === body.user_id) return { ...answer, name: answer.name ?? body.name, phone_number: answer.phone_number ?? body.phone_number ?? null };
-        failure = { status: login.status, reason: 'the login found another account with this email and password' };
-      } else failure = { status: login.status };
-    } catch (error) {
-      failure = { code: error instanceof SwitchboardError ? error.code : ErrorCode.INTERNAL_SERVER_ERROR };
-    }
-    this.ctx.logger.warn(
-      { vendor: VENDOR, operation: 'client.login', ...failure },
-      'Platform client created, but the login after signup failed: the session holds the signup token, so edits need a loginClient',
-    );
-    return { client_token: signed.client_token, user_id: body.user_id, email: body.email, name: body.name, phone_number: body.phone_number ?? null };
-  }
-
-  private sessionLogin(session: SessionRecord): StoredLogin {
-    const login = session.logins.find((l) => l.slot === PLATFORM_SLOT);
-    if (!login) throw new UnauthenticatedError('This session holds no Platform client login: use loginClient or signupClient first', { vendor: VENDOR });
-    return login;
-  }
-
-  /** `PUT /v1/client/{user_id}` with only the fields given; null clears. Returns the new profile. */
-  async update(session: SessionRecord, input: UpdateInput): Promise<ClientAccountRecord> {
-    const { client } = this;
-    client.validateUpdate(input);
-    const login = this.sessionLogin(session);
-    const profile = login.profile as unknown as ClientAccountRecord;
-    const body: ClientUpdateBody = {};
-    if ('email' in input) body.email = input.email ?? null;
-    if ('phoneNumber' in input) body.phone_number = input.phoneNumber ?? null;
-    if ('firstName' in input || 'lastName' in input) {
-      body.name = {};
-      if ('firstName' in input) body.name.first_name = input.firstName ?? null;
-      if ('lastName' in input) body.name.last_name = input.lastName ?? null;
-    }
-    const res = await client.call('client.update', 'PUT', `/v1/client/${encodeURIComponent(profile.user_id)}`, 'PUT /v1/client/{user_id}', {
-      json: body,
-      headers: { 'client-token': client.clientToken(login) },
-      clientCredentials: true,
-      scope: this.ctx.scope,
-    });
-    if (res.status !== 200 && res.status !== 204) throw client.mapError(res);
-    const next: ClientAccountRecord = {
-      ...profile,
-      ...('email' in body ? { email: body.email } : {}),
-      ...('phone_number' in body ? { phone_number: body.phone_number } : {}),
-      ...(body.name ? { name: { ...profile.name, ...body.name } } : {}),
-    };
-    await this.ctx.services.sessions.saveLogin(session, { ...login, subject: next.email ?? next.user_id, profile: { ...next } });
-    return next;
-  }
-
-  /** `DELETE /v1/client/{user_id}`; the client login then leaves the session. */
-  async delete(session: SessionRecord, reason?: string | null): Promise<boolean> {
-    const { client } = this;
-    checkLength(reason, 'reason', INPUT_LIMITS.reason, VENDOR);
-    const login = this.sessionLogin(session);
-    const profile = login.profile as unknown as ClientAccountRecord;
-    const res = await client.call('client.delete', 'DELETE', `/v1/client/${encodeURIComponent(profile.user_id)}`, 'DELETE /v1/client/{user_id}', {
-      json: reason != null ? { reason } : undefined,
-      headers: { 'client-token': client.clientToken(login) },
-      clientCredentials: true,
-      scope: this.ctx.scope,
-    });
-    if (res.status !== 200 && res.status !== 204) throw client.mapError(res);
-    await this.ctx.services.sessions.detach(session, PLATFORM_SLOT);
-    return true;
-  }
-
-  toLogin(answer: ClientLoginAnswer): StoredLogin {
-    return this.client.toLogin(answer);
-  }
-}

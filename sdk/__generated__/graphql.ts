@@ -45,7 +45,7 @@ export type NurevaAccount =
   | 'INTEGRATOR'
   | 'MONITOR';
 
-/** The vendor a record or a login comes from. */
+/** The vendor a record or a login comes from. (Each vendor's schema adds its own value.) */
 export type Vendor =
   | 'NEXUDUS'
   | 'NUREVA'

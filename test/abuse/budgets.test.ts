@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { NexudusSimulator } from '../../datasources/nexudus/simulator.js';
-import type { NuveqSimulator } from '../../datasources/nuveq/simulator.js';
-import { nexudusEnv, nuveqEnv, startGateway, startNexudus, startNuveq, type TestGateway } from '../helpers/gateway.js';
+import type { NexudusSimulator } from '../../simulators/nexudus/simulator.js';
+import type { NuveqSimulator } from '../../simulators/nuveq/simulator.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { nexudusEnv, startNexudus } from '../../simulators/nexudus/demo.js';
+import { nuveqEnv, startNuveq } from '../../simulators/nuveq/demo.js';
 import { abandon, asClient, heapAfterGc, MB, timed } from './helpers.js';
 
 const EXISTS = 'query($e: String!) { nexudusUserExists(email: $e) }';

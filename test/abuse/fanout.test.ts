@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { NuveqSimulator } from '../../datasources/nuveq/simulator.js';
-import { nuveqEnv, startGateway, startNuveq, type TestGateway } from '../helpers/gateway.js';
+import type { NuveqSimulator } from '../../simulators/nuveq/simulator.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { nuveqEnv, startNuveq } from '../../simulators/nuveq/demo.js';
 import { post, timed } from './helpers.js';
 
 /** How many vendor calls one request can cause: bounded per list and per request, before any call. */

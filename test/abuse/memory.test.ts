@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import type { NuveqSimulator } from '../../datasources/nuveq/simulator.js';
-import type { PlatformSimulator } from '../../datasources/platform/simulator.js';
-import { nuveqEnv, platformEnv, startGateway, startNuveq, startPlatform, type TestGateway } from '../helpers/gateway.js';
+import type { NuveqSimulator } from '../../simulators/nuveq/simulator.js';
+import type { PlatformSimulator } from '../../simulators/platform/simulator.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { nuveqEnv, startNuveq } from '../../simulators/nuveq/demo.js';
+import { platformEnv, startPlatform } from '../../simulators/platform/demo.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { heapAfterGc, MB, post } from './helpers.js';
 
@@ -70,7 +72,7 @@ describe('abuse: memory a request can grow', () => {
   }, 60_000);
 
   test('item 11: a 900 KB email to nexudusUserExists is refused before any call', async () => {
-    const { startNexudus, nexudusEnv } = await import('../helpers/gateway.js');
+    const { startNexudus, nexudusEnv } = await import('../../simulators/nexudus/demo.js');
     const nexudus = await startNexudus();
     const g = await startGateway(nexudusEnv(nexudus));
     try {

@@ -4,10 +4,12 @@ import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import type { NurevaSimulator } from '../../datasources/nureva/simulator.js';
-import type { NuveqSimulator } from '../../datasources/nuveq/simulator.js';
-import { buildSchema } from '../../src/schema.js';
-import { nurevaEnv, nuveqEnv, startGateway, startNureva, startNuveq, type TestGateway } from '../helpers/gateway.js';
+import type { NurevaSimulator } from '../../simulators/nureva/simulator.js';
+import type { NuveqSimulator } from '../../simulators/nuveq/simulator.js';
+import { buildSchema } from '../../src/graphql/schema.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { nurevaEnv, startNureva } from '../../simulators/nureva/demo.js';
+import { nuveqEnv, startNuveq } from '../../simulators/nuveq/demo.js';
 import { post } from './helpers.js';
 
 /** One pipeline for safety: what the fast path and Apollo Server both must refuse or answer right. */

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { NexudusSimulator } from '../../datasources/nexudus/simulator.js';
-import type { NurevaSimulator } from '../../datasources/nureva/simulator.js';
-import type { PlatformSimulator } from '../../datasources/platform/simulator.js';
+import type { NexudusSimulator } from '../../simulators/nexudus/simulator.js';
+import type { NurevaSimulator } from '../../simulators/nureva/simulator.js';
+import type { PlatformSimulator } from '../../simulators/platform/simulator.js';
 import { asClient } from './helpers.js';
-import { nexudusEnv, nurevaEnv, platformEnv, startGateway, startNexudus, startNureva, startPlatform, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { nexudusEnv, startNexudus } from '../../simulators/nexudus/demo.js';
+import { nurevaEnv, startNureva } from '../../simulators/nureva/demo.js';
+import { platformEnv, startPlatform } from '../../simulators/platform/demo.js';
 
 const LOGIN = 'mutation { loginNureva(deviceId: "room-101", account: GENERAL, password: "") { token } }';
 const SESSION = '{ session { id } }';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createClient, loadUsers, signIn } from '../../examples/frontend/apollo-client.js';
 import { oneUser, roomVolume } from '../../examples/frontend/graphql-request.js';
 import { tour } from '../../examples/tour.js';
-import { startDemo, type Demo } from '../../src/demo.js';
+import { startDemo, type Demo } from '../../simulators/demo.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { ROOT } from '../helpers/process.js';
 

@@ -1,8 +1,9 @@
+import type { NexudusSimulator } from '../../simulators/nexudus/simulator.js';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { startDemo, type Demo } from '../../src/demo.js';
+import { startDemo, type Demo } from '../../simulators/demo.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { cleanEnv, ROOT } from '../helpers/process.js';
 
@@ -38,7 +39,7 @@ describe('the README', () => {
   let gw: TestGateway;
   beforeAll(async () => {
     demo = await startDemo();
-    demo.sims.nexudus.enforceLimits = false;
+    demo.sim<NexudusSimulator>('nexudus').enforceLimits = false;
     gw = await startGateway(demo.env, {});
   });
   afterAll(async () => {
@@ -110,7 +111,12 @@ describe('the README', () => {
       const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ devices { id } }"}' });
       expect(((await res.json()) as { data: { devices: unknown[] } }).data.devices).toHaveLength(3);
     } finally {
-      process.kill(-child.pid!, 'SIGTERM');
+      // The group may be gone already (a failed start): nothing to stop then.
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        // already exited
+      }
     }
   }, 200_000);
 });

@@ -1,4 +1,4 @@
-import { Simulator, type SimHandler, type SimulatorOptions } from '../../src/simulator.js';
+import { Simulator, type SimHandler, type SimulatorOptions } from '../../simulators/server.js';
 
 /** A bare simulator whose routes a test defines, for exercising the shared HTTP client. */
 export class EchoSimulator extends Simulator {

@@ -1,12 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { VENDORS } from '../../src/vendors/registry.js';
 
 export const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
 
 /** This process' environment without anything that configures a gateway (vendors, demo, sessions, Redis, where to listen). */
 export function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NUVEQ|NUREVA|NEXUDUS|PLATFORM|DEMO|SESSION|REDIS|PORT|HOST)_?/.test(k)));
+  const prefixes = [...VENDORS.map((m) => m.prefix), 'DEMO', 'SESSION_', 'REDIS_', 'PORT', 'HOST'];
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !prefixes.some((p) => k.startsWith(p))));
 }
 
 export interface GatewayProcess {
@@ -18,7 +20,7 @@ export interface GatewayProcess {
 }
 
 /**
- * Runs src/main.ts in its own process (through tsx, so no build is needed) and resolves once it
+ * Runs src/app/main.ts in its own process (through tsx, so no build is needed) and resolves once it
  * prints where it listens.
  */
 export function spawnGateway(
@@ -28,7 +30,7 @@ export function spawnGateway(
 ): Promise<GatewayProcess> {
   const clean = cleanEnv();
   // tsx by path, so the server can run from any working directory (`.env` is read from there).
-  const [command, ...args] = options.command ?? [process.execPath, '--import', pathToFileURL(resolve(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, resolve(ROOT, 'src/main.ts')];
+  const [command, ...args] = options.command ?? [process.execPath, '--import', pathToFileURL(resolve(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, resolve(ROOT, 'src/app/main.ts')];
   const child = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
     env: { ...clean, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createSwitchboardClient, errorCode, type SwitchboardClient } from '../../sdk/index.js';
-import { startDemo, type Demo } from '../../src/demo.js';
+import { startDemo, type Demo } from '../../simulators/demo.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { ROOT } from '../helpers/process.js';
 

@@ -1,13 +1,15 @@
+import type { NurevaConfig } from '../../../datasources/nureva/config.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import type { NurevaSimOptions, NurevaSimulator } from '../../../datasources/nureva/simulator.js';
+import type { NurevaSimOptions, NurevaSimulator } from '../../../simulators/nureva/simulator.js';
 import * as undiciModule from 'undici';
-import { loadConfig } from '../../../src/config.js';
-import { createGateway } from '../../../src/server.js';
-import { expectNoSecrets, gql, LogCollector, nurevaEnv, startGateway, startNureva, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { createGateway } from '../../../src/app/gateway.js';
+import { expectNoSecrets, gql, LogCollector, startGateway, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
+import { nurevaEnv, startNureva } from '../../../simulators/nureva/demo.js';
 
 const LOGIN = 'mutation($d: ID!, $a: NurevaAccount!, $p: String!) { loginNureva(deviceId: $d, account: $a, password: $p) { token session { logins { vendor subject deviceId account } } } }';
 const AUDIO = 'query($id: ID!) { device(id: $id) { id audio { speakerVolume microphoneGain echoReductionLevel } } }';
@@ -143,7 +145,7 @@ describe.each(VARIANTS)('Nureva slice (%s)', (_variant, variant) => {
 
   test('a registry CA is checked like a fingerprint; insecureTls is explicit and logged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-nureva-'));
-    const { selfSignedCertificate } = await import('../../../datasources/nureva/simulator.js');
+    const { selfSignedCertificate } = await import('../../../simulators/nureva/simulator.js');
     const other = await selfSignedCertificate();
     writeFileSync(join(dir, 'other-ca.pem'), other.cert);
     writeFileSync(join(dir, 'room-ca.pem'), room.certificate);
@@ -476,7 +478,7 @@ describe.each(VARIANTS)('Nureva slice (%s)', (_variant, variant) => {
         { id: 'empty-ca-insecure', name: 'Empty CA, insecure', url: room.url, ca: join(dir, 'room-ca.pem'), insecureTls: true },
       ]),
     });
-    for (const device of config.nureva!.devices) device.ca = '';
+    for (const device of (config.vendors.nureva as NurevaConfig).devices) device.ca = '';
     const logs = new LogCollector();
     const gateway = await createGateway({ config, logDestination: logs });
     const url = await gateway.listen(0, '127.0.0.1');
@@ -490,76 +492,6 @@ describe.each(VARIANTS)('Nureva slice (%s)', (_variant, variant) => {
       expectNoSecrets(logs.text, [PASSWORDS.admin]);
     } finally {
       await gateway.close();
-    }
-  });
-
-  describe('the simulator follows the docs', () => {
-    const { Agent, request } = undiciModule;
-    let agent: InstanceType<typeof Agent>;
-    const clientHeaders = { 'nureva-client-id': 'test', 'nureva-client-version': '1' };
-    beforeAll(() => {
-      agent = new Agent({ connect: { ca: room.certificate } });
-    });
-    afterAll(() => agent.close());
-
-    async function call(method: string, path: string, init: { headers?: Record<string, string>; json?: unknown } = {}) {
-      const res = await request(`${room.url}${path}`, {
-        dispatcher: agent,
-        method: method as 'GET',
-        headers: { ...init.headers, ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: init.json !== undefined ? JSON.stringify(init.json) : undefined,
-      });
-      return { status: res.statusCode, body: (await res.body.json()) as unknown };
-    }
-    async function authorization(account: string, password: string) {
-      const { body } = await call('POST', '/api/v1/auth/login', { headers: clientHeaders, json: { account, password } });
-      return `Nureva ${(body as { authParameters: string }).authParameters}`;
-    }
-
-    test('unknown paths and wrong methods: the client headers first, then the errors envelope', async () => {
-      expect(await call('GET', '/api/v2/nothing')).toEqual({ status: 400, body: { errors: [{ message: 'RESTApi: Nureva-Client-Id is missing' }] } });
-      expect(await call('DELETE', '/api/v1/audio')).toEqual({ status: 400, body: { errors: [{ message: 'RESTApi: Nureva-Client-Id is missing' }] } });
-      expect(await call('GET', '/api/v2/nothing', { headers: clientHeaders })).toEqual({ status: 404, body: { errors: [{ message: 'Not found' }] } });
-      expect(await call('DELETE', '/api/v1/audio', { headers: clientHeaders })).toEqual({ status: 405, body: { errors: [{ message: 'Method not allowed' }] } });
-    });
-
-    test('PATCH checks value types; only speakerVolume is read-only (the docs name no other)', async () => {
-      const headers = { ...clientHeaders, authorization: await authorization('general', '') };
-      const before = room.audio;
-      try {
-        expect(await call('PATCH', '/api/v1/audio', { headers, json: { microphoneMute: 'yes' } })).toEqual({ status: 400, body: { errors: [{ message: 'microphoneMute must be a boolean' }] } });
-        expect((await call('PATCH', '/api/v1/audio', { headers, json: { echoReductionLevel: 3 } })).status).toBe(400);
-        expect((await call('PATCH', '/api/v1/audio', { headers, json: { microphoneGain: '3' } })).status).toBe(400);
-        expect(room.audio).toEqual(before);
-        expect(await call('PATCH', '/api/v1/audio', { headers, json: { speakerVolume: 60 } })).toEqual({ status: 400, body: { errors: [{ message: 'Unsupported Attributes: speakerVolume.' }] } });
-        const ok = await call('PATCH', '/api/v1/audio', { headers, json: { auxiliaryOutputState: 'On', microphonePickupState: 'Inactive' } });
-        expect(ok.status).toBe(200);
-        expect(ok.body).toMatchObject({ auxiliaryOutputState: 'On', microphonePickupState: 'Inactive' });
-      } finally {
-        room.audio = before;
-      }
-    });
-
-    test('hardware: enrollmentCode is empty unless the caller is admin', async () => {
-      const codes: Record<string, unknown> = {};
-      for (const [account, password] of [['monitor', PASSWORDS.monitor], ['general', ''], ['integrator', PASSWORDS.integrator], ['admin', PASSWORDS.admin]] as const) {
-        const { status, body } = await call('GET', '/api/v1/audio/hardware', { headers: { ...clientHeaders, authorization: await authorization(account, password) } });
-        expect(status).toBe(200);
-        codes[account] = (body as { enrollmentCode?: unknown }).enrollmentCode;
-      }
-      expect(codes).toEqual({ monitor: '', general: '', integrator: '', admin: PASSWORDS.admin });
-    });
-  });
-
-  test('the simulator answers 400 without the client headers, as the device does', async () => {
-    const { Agent, request } = await import('undici');
-    const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
-    try {
-      const res = await request(`${room.url}/api/v1`, { dispatcher });
-      expect(res.statusCode).toBe(400);
-      expect(await res.body.json()).toEqual({ errors: [{ message: 'RESTApi: Nureva-Client-Id is missing' }] });
-    } finally {
-      await dispatcher.close();
     }
   });
 });

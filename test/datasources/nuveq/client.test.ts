@@ -1,9 +1,12 @@
+import type { NuveqClient } from '../../../datasources/nuveq/client.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import type { NuveqSimOptions, NuveqSimulator } from '../../../datasources/nuveq/simulator.js';
-import { Context } from '../../../src/context.js';
-import { expectNoSecrets, nuveqEnv, platformEnv, startGateway, startNuveq, startPlatform, TEST_SECRET, type GraphQLResult, type TestGateway } from '../../helpers/gateway.js';
-import type { PlatformSimulator } from '../../../datasources/platform/simulator.js';
+import type { NuveqSimOptions, NuveqSimulator } from '../../../simulators/nuveq/simulator.js';
+import { Context } from '../../../src/graphql/context.js';
+import { expectNoSecrets, startGateway, TEST_SECRET, type GraphQLResult, type TestGateway, vendorClient } from '../../helpers/gateway.js';
+import { nuveqEnv, startNuveq } from '../../../simulators/nuveq/demo.js';
+import { platformEnv, startPlatform } from '../../../simulators/platform/demo.js';
+import type { PlatformSimulator } from '../../../simulators/platform/simulator.js';
 
 const USERS = 'query($ids: [ID!]!) { nuveqUsers(userIds: $ids) { id userId name } }';
 const USER = 'query($id: ID!) { nuveqUser(userId: $id) { userId name } }';
@@ -201,10 +204,10 @@ describe.each(VARIANTS)('Nuveq slice (%s)', (_variant, variant) => {
     const ctx = new Context(gw.gateway.services, { token, clientAddress: '127.0.0.1' });
     sim.resetLog();
     sim.inject({ times: 1, reply: { status: 200, json: { data: { foo: 1 } } } });
-    await expect(ctx.nuveq.user('1001')).rejects.toMatchObject({ extensions: { code: 'UPSTREAM_ERROR', vendor: 'NUVEQ' } });
-    expect((await ctx.nuveq.user('1001'))?.userId).toBe('1001');
+    await expect(ctx.vendor('nuveq').user('1001')).rejects.toMatchObject({ extensions: { code: 'UPSTREAM_ERROR', vendor: 'NUVEQ' } });
+    expect((await ctx.vendor('nuveq').user('1001'))?.userId).toBe('1001');
     // A good answer is kept: the same loader answered both calls above.
-    expect((await ctx.nuveq.user('1001'))?.userId).toBe('1001');
+    expect((await ctx.vendor('nuveq').user('1001'))?.userId).toBe('1001');
     expect(sim.requests).toBe(2);
   });
 
@@ -249,7 +252,7 @@ describe.each(VARIANTS)('Nuveq slice (%s)', (_variant, variant) => {
 
   test('concurrency shrinks while Nuveq throttles and recovers after', async () => {
     const fresh = await start(nuveqEnv(sim, { NUVEQ_ALLOW_ANONYMOUS: 'true' }));
-    const c = fresh.gateway.services.vendors.nuveq!.concurrency;
+    const c = vendorClient<NuveqClient>(fresh, 'nuveq').concurrency;
     expect(c.current).toBe(8);
     sim.latencyMs = 0;
     sim.inject({ throttle: true, times: 8 });

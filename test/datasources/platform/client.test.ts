@@ -1,6 +1,8 @@
+import type { PlatformClient } from '../../../datasources/platform/client.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { PlatformSimOptions, PlatformSimulator } from '../../../datasources/platform/simulator.js';
-import { expectNoSecrets, platformEnv, startGateway, startPlatform, TEST_SECRET, type TestGateway } from '../../helpers/gateway.js';
+import type { PlatformSimOptions, PlatformSimulator } from '../../../simulators/platform/simulator.js';
+import { expectNoSecrets, startGateway, TEST_SECRET, type TestGateway, vendorClient } from '../../helpers/gateway.js';
+import { platformEnv, startPlatform } from '../../../simulators/platform/demo.js';
 
 const LOGIN = 'mutation($e: String!, $p: String!) { loginClient(email: $e, password: $p) { token session { id clientAccount { userId email firstName lastName phoneNumber name id vendor } } } }';
 const SIGNUP = 'mutation($input: ClientSignupInput!) { signupClient(input: $input) { token session { id logins { vendor subject } clientAccount { userId email firstName lastName phoneNumber } } } }';
@@ -315,7 +317,7 @@ describe.each(VARIANTS)('Platform slice (%s)', (_variant, variant) => {
 
     test('a user_id collision (errors.conflict.id) gives CONFLICT too', async () => {
       const taken = [...sim.clients.keys()][0]!;
-      const platform = gw.gateway.services.vendors.platform!;
+      const platform = vendorClient<PlatformClient>(gw, 'platform');
       const original = platform.newUserId;
       platform.newUserId = () => taken as `${string}-${string}-${string}-${string}-${string}`;
       try {
@@ -504,42 +506,6 @@ describe.each(VARIANTS)('Platform slice (%s)', (_variant, variant) => {
     test('as documented, an email already in use is no conflict unless the simulator is told to assume one', async () => {
       const res = await gw.gql(SIGNUP, { input: { email: 'ada@example.com', firstName: 'Ada', lastName: 'Again', password: 'pw-ada-again-1' } });
       expect(res.errors).toBeUndefined();
-    });
-  });
-
-  describe('the simulator, against the documents', () => {
-    async function apiToken(sim: PlatformSimulator): Promise<string> {
-      const res = await fetch(`${sim.url}/v1/login/password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sim.serviceUser) });
-      return ((await res.json()) as { api_token: string }).api_token;
-    }
-    const login = (sim: PlatformSimulator, bearer: string) =>
-      fetch(`${sim.url}/v1/client/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
-        body: JSON.stringify({ email: 'ada@example.com', password: 'demo-ada-1' }),
-      });
-
-    test('calls refused at auth count toward the endpoint budget too', async () => {
-      const sim = await startPlatform({ ...variant, rateLimit: 3 });
-      sims.push(sim);
-      for (let i = 0; i < 3; i++) expect((await login(sim, 'not-a-token')).status).toBe(401);
-      const res = await login(sim, await apiToken(sim));
-      expect(res.status).toBe(429);
-      // The 429 is undocumented: Retry-After only where the simulator is told to assume it.
-      expect(res.headers.get('retry-after')).toEqual(variant.throttleRetryAfter ? expect.stringMatching(/^\d+$/) : null);
-      expect(((await res.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('errors.rate-limit');
-    });
-
-    test('its own 405 and 500 answers use the errors envelope', async () => {
-      const sim = await startPlatform();
-      sims.push(sim);
-      const wrongMethod = await fetch(`${sim.url}/v1/client/signup`);
-      expect(wrongMethod.status).toBe(405);
-      expect(await wrongMethod.json()).toEqual({ errors: [expect.objectContaining({ code: 'errors.method-not-allowed', title: 'Method not allowed', status: '405' })] });
-      // A path that cannot be decoded fails inside the simulator.
-      const broken = await fetch(`${sim.url}/v1/client/%E0%A4%A`, { method: 'PUT' });
-      expect(broken.status).toBe(500);
-      expect(await broken.json()).toEqual({ errors: [expect.objectContaining({ code: 'errors.internal', status: 500 })] });
     });
   });
 });

@@ -1,0 +1,116 @@
+import DataLoader from 'dataloader';
+import type { SessionRecord, StoredLogin } from '../../src/auth/sessions.js';
+import { withTokenRetry } from '../../src/auth/token-cache.js';
+import { ForbiddenError, UnauthenticatedError } from '../../src/errors.js';
+import { validatePassword } from '../../src/limits/input.js';
+import type { HttpMethod, UpstreamResponse } from '../../src/upstream/client.js';
+import type { VendorRequest } from '../../src/vendors/module.js';
+import { ACCOUNT_RANK, AUTH_TTL_MS, nurevaSlot, validateAudioInput, VENDOR, type AudioInput, type NurevaAccountName, type NurevaClient } from './client.js';
+import type { DeviceRecord, NurevaAudio, NurevaHardware } from './models.js';
+
+/** Per-request face: audio and hardware loaded once per device per request. */
+export class NurevaDataSource {
+  private readonly audioLoader: DataLoader<string, NurevaAudio>;
+  private readonly hardwareLoader: DataLoader<string, NurevaHardware>;
+
+  constructor(
+    private readonly client: NurevaClient,
+    private readonly ctx: VendorRequest,
+  ) {
+    const each = <T>(load: (id: string) => Promise<T>) => (ids: readonly string[]) => Promise.all(ids.map((id) => load(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+    this.audioLoader = new DataLoader(each((id) => this.read<NurevaAudio>(id, 'audio.get', '/api/v1/audio')));
+    this.hardwareLoader = new DataLoader(each((id) => this.read<NurevaHardware>(id, 'audio.hardware', '/api/v1/audio/hardware')));
+  }
+
+  list(): DeviceRecord[] {
+    return this.client.list();
+  }
+
+  find(id: string): DeviceRecord | null {
+    return this.client.find(id) ?? null;
+  }
+
+  async login(deviceId: string, account: NurevaAccountName, password: string): Promise<StoredLogin> {
+    const { client, ctx } = this;
+    client.entry(deviceId);
+    validatePassword(password, VENDOR);
+    const key = client.tokenKey(deviceId, account, password);
+    await ctx.services.loginThrottle.attempt(VENDOR, `${deviceId}/${account}`, ctx.clientAddress, password, () =>
+      ctx.services.tokens.get(VENDOR, key, client.login(deviceId, account, password), AUTH_TTL_MS),
+    );
+    return client.toLogin(deviceId, account, password, key);
+  }
+
+  private loginFor(session: SessionRecord | undefined, deviceId: string): StoredLogin {
+    const login = session?.logins.find((l) => l.slot === nurevaSlot(deviceId));
+    if (!login) throw new UnauthenticatedError(`This session holds no Nureva login for device ${deviceId}: use loginNureva first`, { vendor: VENDOR });
+    return login;
+  }
+
+  /**
+   * A call with the session's authParameters for the device. A 401 means the device rotated them
+   * (its account details changed): drop them, log in again once, repeat the call.
+   */
+  private async authed(deviceId: string, operation: string, method: HttpMethod, path: string, init: { json?: unknown; read?: boolean } = {}): Promise<UpstreamResponse> {
+    const { client, ctx } = this;
+    client.entry(deviceId);
+    const login = this.loginFor(await ctx.session(), deviceId);
+    const account = client.account(login);
+    const password = client.password(login);
+    const key = login.tokenKey ?? client.tokenKey(deviceId, account, password);
+    return withTokenRetry(
+      ctx.services.tokens,
+      VENDOR,
+      key,
+      client.login(deviceId, account, password),
+      (token) => client.send(deviceId, operation, method, path, { ...init, scope: ctx.scope, auth: async () => ({ authorization: `Nureva ${await token()}` }) }),
+      (res) => res.status === 401,
+      AUTH_TTL_MS,
+    );
+  }
+
+  private async read<T>(deviceId: string, operation: string, path: string): Promise<T> {
+    const res = await this.authed(deviceId, operation, 'GET', path, { read: true });
+    return this.client.object<T & object>(this.client.expect(res), 'something');
+  }
+
+  audio(deviceId: string): Promise<NurevaAudio> {
+    return this.audioLoader.load(deviceId);
+  }
+
+  hardware(deviceId: string): Promise<NurevaHardware> {
+    return this.hardwareLoader.load(deviceId);
+  }
+
+  private async requireWriter(deviceId: string): Promise<void> {
+    this.client.entry(deviceId);
+    const login = this.loginFor(await this.ctx.session(), deviceId);
+    if (ACCOUNT_RANK[this.client.account(login)] < ACCOUNT_RANK.GENERAL) {
+      throw new ForbiddenError('Changing audio needs a GENERAL or higher account on this device', { vendor: VENDOR });
+    }
+  }
+
+  /** `PATCH /api/v1/audio` with only the fields given, then the settings as they now are. */
+  async updateAudio(deviceId: string, input: AudioInput): Promise<NurevaAudio> {
+    await this.requireWriter(deviceId);
+    const body = validateAudioInput(input);
+    const res = await this.authed(deviceId, 'audio.patch', 'PATCH', '/api/v1/audio', { json: body });
+    this.client.expect(res, [200, 204]);
+    return this.fresh(deviceId);
+  }
+
+  /** `PUT /api/v1/audio/volume/change`, then the settings as they now are. */
+  async changeVolume(deviceId: string, direction: 'UP' | 'DOWN'): Promise<NurevaAudio> {
+    await this.requireWriter(deviceId);
+    const res = await this.authed(deviceId, 'audio.volume', 'PUT', '/api/v1/audio/volume/change', {
+      json: { operation: direction === 'UP' ? 'increment' : 'decrement' },
+    });
+    this.client.expect(res, [200, 204]);
+    return this.fresh(deviceId);
+  }
+
+  private fresh(deviceId: string): Promise<NurevaAudio> {
+    this.audioLoader.clear(deviceId);
+    return this.audioLoader.load(deviceId);
+  }
+}

@@ -1,0 +1,56 @@
+import DataLoader from 'dataloader';
+import { BadUserInputError, UnauthenticatedError } from '../../src/errors.js';
+import type { VendorRequest } from '../../src/vendors/module.js';
+import { VENDOR, type NuveqClient } from './client.js';
+import type { NuveqUserRecord } from './models.js';
+
+const USER_ID = /^\d{1,15}$/;
+
+/** Per-request face: one DataLoader, so every user is fetched once per request. */
+export class NuveqDataSource {
+  private readonly loader: DataLoader<string, NuveqUserRecord | null>;
+
+  constructor(
+    private readonly client: NuveqClient,
+    private readonly ctx: VendorRequest,
+  ) {
+    this.loader = new DataLoader(async (ids) => {
+      ctx.services.metrics.batch(VENDOR, 'user');
+      // Each batch gets the (adaptive) limit of calls in flight; one id needs no gate.
+      const gate = ids.length > 1 ? this.client.concurrency.batch() : undefined;
+      const results = await Promise.all(ids.map((id) => this.client.fetchUser(id, gate, ctx.scope).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+      // A failed answer is never kept: asking again (in this request) asks Nuveq again.
+      results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));
+      return results;
+    });
+  }
+
+  private async authorize(): Promise<void> {
+    if (this.client.config.allowAnonymous) return;
+    if (!(await this.ctx.session())) {
+      throw new UnauthenticatedError(this.ctx.token ? 'The session token is invalid, expired or revoked' : 'Nuveq users need a session: log in first', { vendor: VENDOR });
+    }
+  }
+
+  private static normalize(userId: string): string {
+    const id = userId.trim();
+    if (!USER_ID.test(id)) throw new BadUserInputError(`userId: "${id.slice(0, 32)}" is not a Nuveq user id (digits only)`, 'userId', { vendor: VENDOR });
+    return String(Number(id));
+  }
+
+  async user(userId: string): Promise<NuveqUserRecord | null> {
+    const id = NuveqDataSource.normalize(userId);
+    await this.authorize();
+    return this.loader.load(id);
+  }
+
+  /**
+   * In the order asked, null where unknown. One promise per id (DataLoader batches them into one
+   * round), so a user that fails is an error at its own index, not for the whole list.
+   */
+  async users(userIds: readonly string[]): Promise<Array<Promise<NuveqUserRecord | null>>> {
+    const ids = userIds.map(NuveqDataSource.normalize);
+    await this.authorize();
+    return ids.map((id) => this.loader.load(id));
+  }
+}

@@ -1,0 +1,120 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
+import cors from 'cors';
+import type { Config } from '../../config/types.js';
+import { Context, type Services } from '../../graphql/context.js';
+import type { FastPath } from '../../graphql/fast-path.js';
+import { CSRF_MESSAGE, csrfBlocked, isJsonType, listLimitMessage, mediaEssence, oversizedList } from '../request-checks.js';
+import { bearerToken, HttpRequestInfo, MAX_BODY_BYTES, readBody, requestScope, variablesOfQueryString } from '../request-info.js';
+import { sendErrors } from '../respond.js';
+
+export interface GraphqlRouteOptions {
+  config: Config;
+  services: Services;
+  apollo: ApolloServer<Context>;
+  fastPath?: FastPath;
+  /** Whether the gateway is stopping (answers then say `connection: close`). */
+  closing: () => boolean;
+}
+
+type Body = { ok: true; body: unknown } | { ok: false };
+
+/**
+ * `/graphql`: one pipeline for every GraphQL request. CORS, CSRF, the body (size, media type,
+ * JSON) and the size of list variables are checked here, before the fast path or Apollo Server
+ * sees the request, so no faster path can skip a check.
+ */
+export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessage, res: ServerResponse, search: string) => Promise<void> {
+  const { config, services, apollo, fastPath } = options;
+  const corsHandler = config.corsOrigins.length ? cors({ origin: config.corsOrigins, methods: ['GET', 'POST'], allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name'], maxAge: 600 }) : undefined;
+  const untrustedProxy = warnOnce(services);
+
+  return async (req, res, search) => {
+    if (corsHandler && !preflightPassed(corsHandler, req, res)) return;
+    // A browser asking for the explorer page is not a GraphQL request: Apollo serves the page (or,
+    // where it does not, applies the same CSRF rule itself).
+    const wantsPage = req.method === 'GET' && /text\/html/i.test(req.headers.accept ?? '');
+    if ((req.method === 'POST' || (req.method === 'GET' && !wantsPage)) && csrfBlocked(req.headers)) return sendErrors(res, 400, CSRF_MESSAGE, 'BAD_REQUEST');
+    const essence = mediaEssence(req.headers['content-type']);
+    const read = req.method === 'POST' ? await readJsonBody(req, res, isJsonType(essence)) : { ok: true as const, body: undefined };
+    if (!read.ok) return;
+    const variables = req.method === 'POST' ? (read.body as { variables?: unknown } | null)?.variables : variablesOfQueryString(search);
+    const tooLong = variables && typeof variables === 'object' ? oversizedList(variables, config.limits.listItems) : undefined;
+    if (tooLong) {
+      services.metrics.graphqlErrors.inc({ code: 'BAD_USER_INPUT' });
+      return sendErrors(res, 400, listLimitMessage(tooLong, config.limits.listItems), 'BAD_USER_INPUT', { limit: config.limits.listItems });
+    }
+    const scope = requestScope(req, res, config.limits, services.clock.now());
+    const context = new Context(services, new HttpRequestInfo(req, bearerToken(req.headers.authorization), config.trustProxy, scope, untrustedProxy));
+    if (fastPath && req.method === 'POST' && essence === 'application/json') {
+      const answer = await fastPath.run(read.body, req.headers.accept, context);
+      if (answer) {
+        res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body), 'x-content-type-options': 'nosniff', ...(options.closing() ? { connection: 'close' } : {}) });
+        res.end(answer.body);
+        return;
+      }
+    }
+    await viaApollo(apollo, req, res, search, read.body, context);
+  };
+}
+
+/** Runs CORS; false when it answered the request itself (a preflight). */
+function preflightPassed(handler: ReturnType<typeof cors>, req: IncomingMessage, res: ServerResponse): boolean {
+  let next = false;
+  handler(req, res, () => (next = true));
+  return next;
+}
+
+/** The body, parsed as JSON for a JSON media type, or as text; undefined after answering 413 or 400. */
+async function readJsonBody(req: IncomingMessage, res: ServerResponse, isJson: boolean): Promise<Body> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const text = declared > MAX_BODY_BYTES ? undefined : await readBody(req);
+  if (text === undefined) {
+    sendErrors(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`, 'BAD_REQUEST', {}, { connection: 'close' });
+    // Stop reading the rest of an oversized upload; the socket closes after the answer.
+    req.unpipe();
+    req.resume();
+    return { ok: false };
+  }
+  if (!isJson || text.length === 0) return { ok: true, body: text };
+  try {
+    return { ok: true, body: JSON.parse(text) as unknown };
+  } catch {
+    sendErrors(res, 400, 'The request body is not valid JSON', 'BAD_REQUEST');
+    return { ok: false };
+  }
+}
+
+async function viaApollo(apollo: ApolloServer<Context>, req: IncomingMessage, res: ServerResponse, search: string, body: unknown, context: Context): Promise<void> {
+  res.setHeader('x-content-type-options', 'nosniff');
+  const headers = new HeaderMap();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const httpGraphQLRequest: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body };
+  const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => context });
+  for (const [key, value] of result.headers) res.setHeader(key, value);
+  res.statusCode = result.status ?? 200;
+  if (result.body.kind === 'complete') {
+    res.end(result.body.string);
+    return;
+  }
+  for await (const chunk of result.body.asyncIterator) res.write(chunk);
+  res.end();
+}
+
+/**
+ * Behind a proxy that TRUST_PROXY does not count, every client shares the proxy's address in the
+ * per-client limits. Said once, to the operator who can fix it.
+ */
+function warnOnce(services: Services): () => void {
+  let warned = false;
+  return () => {
+    if (warned) return;
+    warned = true;
+    services.logger.warn(
+      { variable: 'TRUST_PROXY' },
+      'Requests arrive with X-Forwarded-For but TRUST_PROXY=0: every client behind that proxy shares its address in the per-client limits (failed logins, new sessions); set TRUST_PROXY to the number of proxies in front',
+    );
+  };
+}

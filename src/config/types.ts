@@ -1,0 +1,58 @@
+/** The configuration, as read once at start-up (load.ts): the gateway's own settings and each enabled vendor's. */
+
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  sessionSecret: string;
+  sessionTtlMs: number;
+  redisUrl?: string;
+  /** How many replicas share the vendor budgets: each keeps to budget / replicas while Redis is away. */
+  replicas: number;
+  corsOrigins: string[];
+  introspection: boolean;
+  logLevel: string;
+  upstreamTimeoutMs: number;
+  demo: boolean;
+  /** Latency the demo's simulators add to every answer (DEMO_LATENCY_MS), to feel real vendors. */
+  demoLatencyMs: number;
+  trustProxy: number;
+  tokenCacheMax: number;
+  /** Execute validated documents directly (src/graphql/fast-path.ts); off sends every request through Apollo's pipeline. */
+  fastPath: boolean;
+  login: { maxFailures: number; windowMs: number; maxFailuresPerClient: number };
+  limits: Limits;
+  sessions: SessionLimits;
+  /** Each enabled vendor's own configuration, by module key; a vendor not here is disabled. */
+  vendors: Record<string, unknown>;
+}
+
+/** What one request may make the gateway hold, call or wait for (README, "Limits and abuse"). */
+export interface Limits {
+  depth: number;
+  aliases: number;
+  tokens: number;
+  /** Items in one list argument, literal or in variables. */
+  listItems: number;
+  /** Vendor calls one GraphQL request may cause. */
+  vendorCallsPerRequest: number;
+  /** A request's vendor calls start by this long after it arrived, or not at all. */
+  requestTimeoutMs: number;
+  /** Vendor calls waiting for a connection or a budget, per queue; one more answers RATE_LIMITED at once. */
+  vendorQueue: number;
+  /** Bytes of parsed documents kept, per document cache (the fast path's, Apollo's). */
+  documentCacheBytes: number;
+  /** Bytes of automatic persisted queries kept in this process. */
+  apqCacheBytes: number;
+  /** Largest document registered as a persisted query (larger ones run, unregistered). */
+  apqDocumentBytes: number;
+}
+
+export interface SessionLimits {
+  /** Live sessions one process keeps (the in-process store). */
+  max: number;
+  /** Live sessions one client address holds; its next one ends its oldest. */
+  maxPerClient: number;
+  /** New sessions a client address may start a minute (successful logins without a session). */
+  newPerClientPerMinute: number;
+}

@@ -1,0 +1,52 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import { errorCodeOf } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Context } from './context.js';
+
+/** Operations and errors counted as the fast path counts them. */
+export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors }) {
+          for (const e of errors) metrics.graphqlErrors.inc({ code: errorCodeOf(e) });
+        },
+        async willSendResponse({ operation, errors }) {
+          metrics.operation(operation?.operation ?? 'unknown', errors?.length ? 'error' : 'ok');
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Subscriptions are not served over a plain POST or GET: that is a client's mistake (400), not an
+ * internal error with a stack in the log.
+ */
+export const subscriptionsOverHttpPlugin: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation === 'subscription') {
+          throw new GraphQLError('Subscriptions are not served over a plain GraphQL request: use a WebSocket (graphql-transport-ws) or GraphQL over SSE', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        }
+      },
+    };
+  },
+};
+
+/** Apollo's own landing page, replaced by the gateway's explorer page (`html` is called per request). */
+export function landingPagePlugin(html: () => string): ApolloServerPlugin<Context> {
+  return {
+    async serverWillStart() {
+      return {
+        async renderLandingPage() {
+          return { html: () => Promise.resolve(html()) };
+        },
+      };
+    },
+  };
+}

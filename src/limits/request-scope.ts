@@ -1,0 +1,50 @@
+import { setMaxListeners } from 'node:events';
+import { BadUserInputError, ErrorCode, SwitchboardError } from '../errors.js';
+
+/**
+ * What a vendor call knows of the GraphQL request it serves: whether the caller is still there,
+ * until when it waits, and how many vendor calls it may cause. Queued work of a request that is
+ * gone is dropped before it is sent, and no request can make more calls than its budget.
+ */
+export interface CallScope {
+  /** Aborted when the client closed its connection before the answer. */
+  readonly signal: AbortSignal;
+  /** Epoch ms after which no call of this request starts (REQUEST_TIMEOUT_MS from arrival). */
+  readonly deadline: number;
+  /** Counts one vendor call; throws once the request has used its budget. */
+  spend(): void;
+}
+
+/** The caller went away: its queued vendor calls are dropped. Nobody reads the answer. */
+export class ClientGoneError extends SwitchboardError {
+  constructor() {
+    super(ErrorCode.UPSTREAM_UNAVAILABLE, 'The request was cancelled: the client closed the connection');
+  }
+}
+
+export class RequestScope implements CallScope {
+  private calls = 0;
+
+  constructor(
+    readonly signal: AbortSignal,
+    readonly deadline: number,
+    private readonly maxCalls: number,
+  ) {}
+
+  spend(): void {
+    if (++this.calls > this.maxCalls) {
+      throw new BadUserInputError(
+        `This request needs more than ${this.maxCalls} vendor calls (MAX_VENDOR_CALLS_PER_REQUEST): ask for fewer items at a time`,
+        undefined,
+        { extensions: { limit: this.maxCalls } },
+      );
+    }
+  }
+}
+
+const never = new AbortController().signal;
+// Shared by every call made outside a client request; it never fires, so its listeners are only ever removed.
+setMaxListeners(0, never);
+
+/** A scope that never ends and never runs out (work outside any client request: start-up, benchmarks). */
+export const UNBOUNDED_SCOPE: CallScope = { signal: never, deadline: Number.POSITIVE_INFINITY, spend: () => undefined };

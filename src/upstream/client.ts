@@ -1,0 +1,425 @@
+import { Pool, type buildConnector, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  RateLimitedError,
+  SwitchboardError,
+  UpstreamError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+  type VendorName,
+} from '../errors.js';
+import { delay as sleep } from '../delay.js';
+import type { Logger } from '../logger.js';
+import type { Metrics, UpstreamSeries } from '../metrics.js';
+import type { AdaptiveConcurrency, ConcurrencyGate, RateLimiter, RateRule, WaitBounds } from '../limits/rate-limiter.js';
+import { ClientGoneError, type CallScope } from '../limits/request-scope.js';
+import type { Clock } from '../clock.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface UpstreamCall {
+  /** Fixed name for metrics and logs, e.g. `user.detail`. */
+  operation: string;
+  method: HttpMethod;
+  /** Appended to the base URL's path. */
+  path: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  /** Headers computed per attempt, after any rate-limit wait (tokens are taken at the last moment). */
+  auth?: () => Promise<Record<string, string>>;
+  json?: unknown;
+  /** A JSON body already serialized (a hot call's body built from a fixed template). */
+  jsonText?: string;
+  form?: Record<string, string>;
+  /** Reads may be retried (throttling, 502/503/504, connection failures); writes never are. */
+  read?: boolean;
+  rate?: { key: string; rules: RateRule[] };
+  /** Absolute deadline (epoch ms); defaults to now + the upstream timeout. */
+  deadline?: number;
+  /** Where the call waits its turn (e.g. one batch's share of an adaptive limit); none by default. */
+  gate?: ConcurrencyGate;
+  /**
+   * The client request this call serves: counted against its budget of vendor calls, never sent
+   * once the client is gone, and not waited for past the request's deadline. Absent for calls
+   * shared by many requests (logins behind the token cache).
+   */
+  scope?: CallScope;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+  /** The vendor said "slow down" (its throttle status; a 503 only with Retry-After). */
+  throttled?: boolean;
+}
+
+export interface UpstreamClientOptions {
+  vendor: VendorName;
+  baseUrl: string;
+  timeoutMs: number;
+  metrics: Metrics;
+  logger: Logger;
+  limiter?: RateLimiter;
+  /** A "dynamic throttle" bound on the whole process, told of every throttle and success. */
+  concurrency?: AdaptiveConcurrency;
+  /** TLS settings or a connector of our own (certificate pinning). */
+  connect?: buildConnector.BuildOptions | buildConnector.connector;
+  connections?: number;
+  maxResponseBytes?: number;
+  /** Statuses this vendor uses for "slow down" (429 by default; some send 409). */
+  throttleStatuses?: number[];
+  maxAttempts?: number;
+  /** The gateway's clock (deadlines are epoch ms on it). */
+  clock?: Clock;
+}
+
+/** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(v.trim())) return Number(v.trim());
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, (date - now) / 1000);
+}
+
+/** Raised by a pinning connector; the request was never written. */
+export class CertificateMismatchError extends Error {
+  readonly code = 'SB_CERT_MISMATCH';
+  constructor(message = 'certificate does not match the pinned fingerprint') {
+    super(message);
+    this.name = 'CertificateMismatchError';
+  }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+const noop = (): void => undefined;
+
+/**
+ * Gathers one answer straight from undici's dispatch callbacks. `pool.request` would wrap the body
+ * in a Readable stream only for us to read it whole: for small JSON answers the stream machinery
+ * costs more than the rest of the call.
+ */
+class Collect implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private chunks: Buffer[] = [];
+  private controller?: Dispatcher.DispatchController;
+  /** The deadline timer, armed only for a call that might outlive its deadline (see `bound`). */
+  private timer?: NodeJS.Timeout;
+  private ended = false;
+
+  constructor(
+    private resolve: (res: UpstreamResponse) => void,
+    private reject: (error: Error) => void,
+    /** performance.now() by which the whole answer must be in. */
+    private readonly deadline: number,
+  ) {}
+
+  // undici tells the two handler styles apart by this method, so it must exist.
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // The caller gave up while the connection was being made: the request is never sent.
+    if (this.ended) controller.abort(new Error('the call was given up before it was sent'));
+    else this.controller = controller;
+  }
+
+  /**
+   * Ends the call at its deadline however far it got. undici's own timeouts leave two gaps: a new
+   * connection (TCP and TLS) is bounded by the pool's connect timeout, the vendor's full timeout,
+   * which a call with less time left (a retry, a caller's deadline) must not wait out; and
+   * bodyTimeout counts idle time between chunks, which a trickling body never reaches.
+   */
+  bound(): void {
+    if (!this.ended && this.timer === undefined) this.timer = setTimeout(expire, Math.max(1, this.deadline - performance.now()), this);
+  }
+
+  expire(): void {
+    if (this.ended) return;
+    const error = Object.assign(new Error('no whole answer by the deadline'), { code: this.status ? 'UND_ERR_BODY_TIMEOUT' : 'UND_ERR_HEADERS_TIMEOUT' });
+    // Sent: undici aborts it and reports through onResponseError. Still connecting: fail now.
+    if (this.controller) return this.controller.abort(error);
+    this.ended = true;
+    this.reject(error);
+    this.release();
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+    // undici parses what has arrived in one go: an answer that came whole with its headers (most
+    // do) has ended before this microtask runs, and needs no timer.
+    if (this.timer === undefined) queueMicrotask(() => this.bound());
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    if (this.timer) clearTimeout(this.timer);
+    const { chunks, resolve } = this;
+    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    resolve({ status: this.status, headers: this.headers, text });
+    this.release();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.ended = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.reject(error);
+    this.release();
+  }
+
+  /**
+   * undici keeps finished requests, handler included, in each connection's queue until 256 have
+   * piled up: whatever the handler still references (the answer, the promise) would outlive the
+   * call by seconds and be promoted to the old generation, making every young-generation GC slow.
+   */
+  private release(): void {
+    this.chunks = [];
+    this.headers = {};
+    this.controller = undefined;
+    this.resolve = this.reject = noop;
+  }
+}
+
+/** setTimeout's callback for a Collect (passed as an argument, so no closure per call). */
+function expire(collect: Collect): void {
+  collect.expire();
+}
+
+/**
+ * The one HTTP client every vendor uses. A pool is bound to one origin taken from configuration,
+ * so a vendor client cannot be steered to any other address. Redirects are never followed.
+ */
+export class UpstreamClient {
+  readonly vendor: VendorName;
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly throttle: Set<number>;
+  private readonly debug: boolean;
+  private readonly maxAttempts: number;
+  /** Metric series per operation (a handful of fixed names), kept so a call builds no label keys. */
+  private readonly seriesByOperation = new Map<string, UpstreamSeries>();
+
+  constructor(private readonly options: UpstreamClientOptions) {
+    this.vendor = options.vendor;
+    const url = new URL(options.baseUrl);
+    this.basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+    this.pool = new Pool(url.origin, {
+      connections: options.connections ?? 64,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      // TCP and TLS get the vendor's timeout, not undici's 10 s; a connector of our own (pinning)
+      // carries its own.
+      connect: typeof options.connect === 'function' ? options.connect : { timeout: options.timeoutMs, ...options.connect },
+      maxResponseSize: options.maxResponseBytes ?? 2 * 1024 * 1024,
+    });
+    this.debug = options.logger.isLevelEnabled('debug');
+    this.throttle = new Set(options.throttleStatuses ?? [429]);
+    this.maxAttempts = options.maxAttempts ?? 3;
+  }
+
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
+
+  private now(): number {
+    return this.options.clock ? this.options.clock.now() : Date.now();
+  }
+
+  request(call: UpstreamCall): Promise<UpstreamResponse> {
+    const scope = call.scope;
+    let bounds: WaitBounds | undefined;
+    if (scope) {
+      if (scope.signal.aborted) return Promise.reject(new ClientGoneError());
+      try {
+        scope.spend();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      bounds = { signal: scope.signal, deadline: scope.deadline };
+    }
+    // The timeout is for the vendor's answer: time spent queued behind our own concurrency limit
+    // does not count, or a large batch would time out calls it never made. The request's own
+    // deadline bounds both.
+    const run = () => this.attempts(call, Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY));
+    const shared = this.options.concurrency;
+    const bounded = shared ? () => shared.run(run, bounds) : run;
+    return call.gate ? call.gate.run(bounded, bounds) : bounded();
+  }
+
+  private async attempts(call: UpstreamCall, deadline: number): Promise<UpstreamResponse> {
+    const { vendor } = this;
+    const signal = call.scope?.signal;
+    for (let attempt = 1; ; attempt++) {
+      if (call.rate && this.options.limiter) {
+        await this.options.limiter.acquire(vendor, call.rate.key, call.rate.rules, deadline - this.now(), signal);
+      }
+      // Work not yet sent is dropped once its caller is gone.
+      if (signal?.aborted) throw new ClientGoneError();
+      const remaining = deadline - this.now();
+      if (remaining <= 0) throw new UpstreamTimeoutError(vendor);
+      let res: UpstreamResponse;
+      try {
+        // Less time left than a new connection may take (a retry, a rate-limit wait, a caller's
+        // deadline): the call is bounded as a whole. A first call with the full time needs no timer.
+        res = await this.once(call, remaining, remaining < this.options.timeoutMs - 10);
+      } catch (error) {
+        const retryable = call.read && attempt < this.maxAttempts && error instanceof UpstreamUnavailableError;
+        const wait = backoff(attempt);
+        if (retryable && this.now() + wait < deadline) {
+          await sleep(wait, signal);
+          continue;
+        }
+        throw error;
+      }
+      if (res.throttled) {
+        this.options.concurrency?.throttled();
+        const retryAfter = parseRetryAfter(res.headers['retry-after'], this.now());
+        // Everyone else calling this endpoint waits too, not only this caller.
+        if (retryAfter !== undefined && call.rate) this.options.limiter?.pause(call.rate.key, retryAfter * 1000);
+        const wait = retryAfter !== undefined ? retryAfter * 1000 + Math.random() * 100 : backoff(attempt);
+        if (call.read && attempt < this.maxAttempts && this.now() + wait < deadline) {
+          await sleep(wait, signal);
+          continue;
+        }
+        throw new RateLimitedError(Math.max(1, retryAfter ?? wait / 1000), 'The vendor is throttling requests; retry later', { vendor });
+      }
+      if (call.read && attempt < this.maxAttempts && (res.status === 502 || res.status === 503 || res.status === 504)) {
+        const retryAfter = parseRetryAfter(res.headers['retry-after'], this.now());
+        const wait = retryAfter !== undefined ? retryAfter * 1000 : backoff(attempt);
+        if (this.now() + wait < deadline) {
+          await sleep(wait, signal);
+          continue;
+        }
+      }
+      if (res.status >= 300 && res.status < 400) {
+        throw new UpstreamError(vendor, `The vendor answered a redirect (HTTP ${res.status}), which is not followed`);
+      }
+      if (res.status < 400) this.options.concurrency?.succeeded();
+      return res;
+    }
+  }
+
+  /**
+   * A "slow down" answer. A 503 counts only with a Retry-After: without one it is a vendor that is
+   * down, which is retried as such and must not shrink the concurrency as if it were throttling.
+   */
+  private isThrottle(status: number, headers: IncomingHttpHeaders): boolean {
+    if (!this.throttle.has(status)) return false;
+    return status !== 503 || headers['retry-after'] !== undefined;
+  }
+
+  private async once(call: UpstreamCall, remainingMs: number, bounded: boolean): Promise<UpstreamResponse> {
+    const { vendor, options } = this;
+    const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
+    let body: string | undefined;
+    if (call.jsonText !== undefined || call.json !== undefined) {
+      body = call.jsonText ?? JSON.stringify(call.json);
+      headers['content-type'] = 'application/json';
+    } else if (call.form !== undefined) {
+      body = new URLSearchParams(call.form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
+    if (call.auth) Object.assign(headers, await call.auth());
+    let path = this.basePath + call.path;
+    if (path === '') path = '/';
+    if (call.query) path += `?${new URLSearchParams(call.query).toString()}`;
+
+    // undici's own per-dispatch timeouts bound the call: an AbortSignal.timeout per request costs
+    // ~50 µs on Node 20, most of a fast call. Headers and body each get what remains.
+    const timeout = Math.max(1, Math.ceil(remainingMs));
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const res = await new Promise<UpstreamResponse>((resolveCall, rejectCall) => {
+        const handler = new Collect(resolveCall, rejectCall, started + timeout);
+        this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, handler);
+        if (bounded) handler.bound();
+      });
+      const status = res.status;
+      res.throttled = this.isThrottle(status, res.headers);
+      const outcome = res.throttled ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
+      this.series(call.operation).record(outcome, seconds());
+      if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
+      return res;
+    } catch (error) {
+      throw this.translate(error, call, seconds());
+    }
+  }
+
+  private translate(error: unknown, call: UpstreamCall, seconds: number): SwitchboardError {
+    const { vendor, options } = this;
+    const code = (error as { code?: string })?.code;
+    const cause = (error as { cause?: { code?: string } })?.cause;
+    let outcome: string;
+    let mapped: SwitchboardError;
+    if (error instanceof SwitchboardError) {
+      return error;
+    } else if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+      outcome = 'too_large';
+      mapped = new UpstreamError(vendor, 'The vendor answer was too large');
+    } else if (code === 'SB_CERT_MISMATCH' || cause?.code === 'SB_CERT_MISMATCH' || error instanceof CertificateMismatchError) {
+      outcome = 'tls';
+      mapped = new UpstreamError(vendor, 'The vendor certificate does not match the one registered; nothing was sent');
+    } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+      outcome = 'timeout';
+      mapped = new UpstreamTimeoutError(vendor);
+    } else if (typeof code === 'string' && code.startsWith('ERR_TLS') || /certificate|self[- ]signed|SSL/i.test(String((error as Error)?.message))) {
+      outcome = 'tls';
+      mapped = new UpstreamError(vendor, 'The vendor certificate could not be verified; nothing was sent');
+    } else if ((code && NETWORK_CODES.has(code)) || (cause?.code && NETWORK_CODES.has(cause.code))) {
+      outcome = 'unavailable';
+      mapped = new UpstreamUnavailableError(vendor);
+    } else {
+      outcome = 'error';
+      mapped = new UpstreamUnavailableError(vendor, 'The vendor could not be reached');
+    }
+    this.series(call.operation).record(outcome, seconds);
+    options.logger.warn({ vendor, operation: call.operation, outcome, errorCode: code ?? cause?.code }, 'vendor call failed');
+    return mapped;
+  }
+
+  private series(operation: string): UpstreamSeries {
+    let series = this.seriesByOperation.get(operation);
+    if (!series) this.seriesByOperation.set(operation, (series = this.options.metrics.upstreamOf(this.vendor, operation)));
+    return series;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close().catch(() => this.pool.destroy());
+  }
+}
+
+/** Full jitter: a random wait up to an exponentially growing cap. */
+function backoff(attempt: number): number {
+  return Math.random() * Math.min(2000, 100 * 2 ** attempt);
+}
+
+/** Parses a vendor's JSON answer; anything else (HTML, truncated text) is UPSTREAM_ERROR. */
+export function parseJson<T = unknown>(vendor: VendorName, res: UpstreamResponse): T {
+  try {
+    return JSON.parse(res.text) as T;
+  } catch {
+    throw new UpstreamError(vendor, `The vendor answered something that is not JSON (HTTP ${res.status})`, { detail: res.text });
+  }
+}

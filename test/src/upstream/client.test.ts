@@ -1,0 +1,275 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { selfSignedCertificate } from '../../../simulators/nureva/simulator.js';
+import { RateLimitedError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from '../../../src/errors.js';
+import { parseJson, parseRetryAfter, UpstreamClient } from '../../../src/upstream/client.js';
+import { AdaptiveConcurrency, RateLimiter } from '../../../src/limits/rate-limiter.js';
+import { createLogger, SecretRegistry } from '../../../src/logger.js';
+import { Metrics } from '../../../src/metrics.js';
+import { EchoSimulator } from '../../helpers/echo-simulator.js';
+import { LogCollector } from '../../helpers/gateway.js';
+
+describe('upstream client', () => {
+  const sim = new EchoSimulator();
+  const other = new EchoSimulator();
+  const metrics = new Metrics();
+  const logs = new LogCollector();
+  const logger = createLogger({ level: 'debug', secrets: new SecretRegistry(), destination: logs });
+  let client: UpstreamClient;
+  let attempts = 0;
+
+  beforeAll(async () => {
+    await other.start();
+    sim
+      .on('GET', '/ok', () => ({ json: { ok: true } }))
+      .on('GET', '/redirect', () => ({ status: 302, headers: { location: `${other.url}/stolen` } }))
+      .on('GET', '/flaky', () => (++attempts === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { json: { attempt: attempts } }))
+      .on('GET', '/dated', () => (++attempts === 1 ? { status: 429, headers: { 'retry-after': new Date(Date.now() + 1500).toUTCString() } } : { json: { attempt: attempts } }))
+      .on('POST', '/write', () => ({ status: 429, headers: { 'retry-after': '7' } }))
+      .on('GET', '/throttled', () => ({ status: 429, headers: { 'retry-after': '30' } }))
+      .on('GET', '/busy', () => (++attempts < 3 ? { status: 503 } : { json: { attempt: attempts } }))
+      .on('GET', '/html', () => ({ text: '<html><body>Maintenance</body></html>', headers: { 'content-type': 'text/html' } }))
+      .on('GET', '/huge', () => ({ text: 'x'.repeat(3 * 1024 * 1024) }))
+      .on('POST', '/echo', (req) => ({ json: { contentType: req.headers['content-type'], body: req.rawBody } }))
+      .on('GET', '/down', () => ({ status: 503, text: '<html>down</html>' }))
+      .on('GET', '/busy-later', () => ({ status: 503, headers: { 'retry-after': '5' } }))
+      .on('POST', '/pause', () => ({ status: 429, headers: { 'retry-after': '2' } }))
+      .on('GET', '/after-pause', () => ({ json: { ok: true } }));
+    sim.on('GET', '/wait', async () => {
+      await new Promise((r) => setTimeout(r, 250));
+      return { json: {} };
+    });
+    sim.on('GET', '/slow', async () => {
+      await new Promise((r) => setTimeout(r, 3000));
+      return { json: {} };
+    });
+    await sim.start();
+    client = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 5000, metrics, logger });
+  });
+  afterAll(async () => {
+    await client.close();
+    await sim.stop();
+    await other.stop();
+  });
+
+  test('keeps connections alive between calls', async () => {
+    const before = sim.connections;
+    for (let i = 0; i < 20; i++) expect((await client.request({ operation: 't.ok', method: 'GET', path: '/ok' })).status).toBe(200);
+    // 20 calls in a row ride on the pool's sockets (undici may open a second while the first is released).
+    expect(sim.connections - before).toBeLessThanOrEqual(2);
+  });
+
+  test('never follows a redirect', async () => {
+    await expect(client.request({ operation: 't.redirect', method: 'GET', path: '/redirect', read: true })).rejects.toBeInstanceOf(UpstreamError);
+    expect(other.requests).toBe(0);
+  });
+
+  test('a throttled read waits for Retry-After (seconds) and succeeds', async () => {
+    attempts = 0;
+    const t = Date.now();
+    const res = await client.request({ operation: 't.flaky', method: 'GET', path: '/flaky', read: true });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1000);
+    expect(parseJson<{ attempt: number }>('NUVEQ', res).attempt).toBe(2);
+  });
+
+  test('Retry-After as an HTTP date is honoured too', async () => {
+    attempts = 0;
+    const t = Date.now();
+    const res = await client.request({ operation: 't.dated', method: 'GET', path: '/dated', read: true });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBe(200);
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:50 GMT'))).toBe(10);
+    expect(parseRetryAfter('12')).toBe(12);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+
+  test('writes are never retried: a throttled write is RATE_LIMITED with retryAfter', async () => {
+    sim.resetLog();
+    const error = await client.request({ operation: 't.write', method: 'POST', path: '/write', json: {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 7, vendor: 'NUVEQ' });
+    expect(sim.requests).toBe(1);
+  });
+
+  test('a wait beyond the budget is not waited: RATE_LIMITED at once', async () => {
+    const t = Date.now();
+    const error = await client.request({ operation: 't.throttled', method: 'GET', path: '/throttled', read: true }).catch((e: unknown) => e);
+    expect(Date.now() - t).toBeLessThan(1000);
+    expect((error as RateLimitedError).retryAfter).toBe(30);
+  });
+
+  test('503 on a read is retried with backoff within the budget', async () => {
+    attempts = 0;
+    const res = await client.request({ operation: 't.busy', method: 'GET', path: '/busy', read: true });
+    expect(res.status).toBe(200);
+    expect(attempts).toBe(3);
+  });
+
+  test('a slow vendor gives UPSTREAM_TIMEOUT at the deadline', async () => {
+    const fast = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 500, metrics, logger });
+    const t = Date.now();
+    await expect(fast.request({ operation: 't.slow', method: 'GET', path: '/slow', read: true })).rejects.toBeInstanceOf(UpstreamTimeoutError);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(450);
+    expect(Date.now() - t).toBeLessThan(1500);
+    await fast.close();
+  });
+
+  test.each([
+    ['headers, then a body that trickles in', (res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(' ')), 100);
+      res.on('close', () => clearInterval(drip));
+    }],
+    ['headers and the first bytes of the body, then a trickle', (res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"a":');
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(' ')), 100);
+      res.on('close', () => clearInterval(drip));
+    }],
+    ['headers, then no body at all', (res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '10' });
+      res.flushHeaders();
+    }],
+  ])('a vendor sending %s gives UPSTREAM_TIMEOUT at the deadline, not later', async (_what, answer) => {
+    // In the trickle cases each chunk resets undici's idle bodyTimeout, so only the gateway's own
+    // deadline stops them; a body that never starts is undici's bodyTimeout's, and must stay so.
+    const server = createHttpServer((_req, res) => answer(res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const slow = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 600, metrics, logger });
+    try {
+      const t = Date.now();
+      const call = slow.request({ operation: 't.trickle', method: 'GET', path: '/' }).catch((e: unknown) => e);
+      const error = await Promise.race([call, new Promise((r) => setTimeout(r, 3000, 'still waiting after 3 s'))]);
+      const took = Date.now() - t;
+      expect(error).toBeInstanceOf(UpstreamTimeoutError);
+      expect(took).toBeGreaterThanOrEqual(550);
+      expect(took).toBeLessThan(1000);
+    } finally {
+      server.closeAllConnections();
+      await slow.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  test('a refused connection gives UPSTREAM_UNAVAILABLE', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    const dead = new UpstreamClient({ vendor: 'NUREVA', baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000, metrics, logger });
+    await expect(dead.request({ operation: 't.dead', method: 'GET', path: '/', read: true })).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    await dead.close();
+  });
+
+  test('HTML instead of JSON is UPSTREAM_ERROR; so is an answer over the size limit', async () => {
+    const res = await client.request({ operation: 't.html', method: 'GET', path: '/html' });
+    expect(() => parseJson('NUVEQ', res)).toThrow(UpstreamError);
+    await expect(client.request({ operation: 't.huge', method: 'GET', path: '/huge' })).rejects.toBeInstanceOf(UpstreamError);
+  });
+
+  test('JSON and form bodies carry their content types', async () => {
+    const json = parseJson<{ contentType: string; body: string }>('NUVEQ', await client.request({ operation: 't.echo', method: 'POST', path: '/echo', json: { a: 1 } }));
+    expect(json).toEqual({ contentType: 'application/json', body: '{"a":1}' });
+    const form = parseJson<{ contentType: string; body: string }>('NUVEQ', await client.request({ operation: 't.echo', method: 'POST', path: '/echo', form: { grant_type: 'password', username: 'a b' } }));
+    expect(form).toEqual({ contentType: 'application/x-www-form-urlencoded', body: 'grant_type=password&username=a+b' });
+  });
+
+  test('time queued behind the concurrency limit does not count against the vendor timeout', async () => {
+    // One call at a time, 250 ms each, a 700 ms timeout: the sixth call starts 1.25 s after it was
+    // asked for, yet its vendor answers in 250 ms, so none of them times out.
+    const serial = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 700, metrics, logger, concurrency: new AdaptiveConcurrency(1) });
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => serial.request({ operation: 't.wait', method: 'GET', path: '/wait', read: true })));
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill('fulfilled'));
+    await serial.close();
+  });
+
+  test('a 503 without Retry-After is a vendor down, not throttling: concurrency stays; with Retry-After it shrinks', async () => {
+    const concurrency = new AdaptiveConcurrency(8);
+    const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics, logger, concurrency, throttleStatuses: [429, 503], maxAttempts: 1 });
+    const down = await c.request({ operation: 't.down', method: 'GET', path: '/down', read: true });
+    expect(down.status).toBe(503);
+    expect(concurrency.current).toBe(8);
+    const error = await c.request({ operation: 't.busyLater', method: 'GET', path: '/busy-later', read: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfter).toBe(5);
+    expect(concurrency.current).toBe(4);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/operation="t.down",outcome="server_error"\} 1/);
+    expect(text).toMatch(/operation="t.busyLater",outcome="throttled"\} 1/);
+    await c.close();
+  });
+
+  test("a vendor's Retry-After holds back every caller of that endpoint, not only the one it answered", async () => {
+    const limiter = new RateLimiter({ metrics });
+    const c = new UpstreamClient({ vendor: 'PLATFORM', baseUrl: sim.url, timeoutMs: 5000, metrics, logger, limiter });
+    const rate = { key: 't:endpoint', rules: [{ limit: 100, windowMs: 60_000 }] };
+    sim.resetLog();
+    const first = await c.request({ operation: 't.pause', method: 'POST', path: '/pause', json: {}, rate }).catch((e: unknown) => e);
+    expect((first as RateLimitedError).retryAfter).toBe(2);
+    // A caller that cannot wait 2 s is refused at once, and nothing reaches the vendor.
+    const hasty = await c.request({ operation: 't.afterPause', method: 'GET', path: '/after-pause', read: true, rate, deadline: Date.now() + 500 }).catch((e: unknown) => e);
+    expect(hasty).toBeInstanceOf(RateLimitedError);
+    expect(sim.requests).toBe(1);
+    // One that can wait goes once the pause is over.
+    const t = Date.now();
+    expect((await c.request({ operation: 't.afterPause', method: 'GET', path: '/after-pause', read: true, rate })).status).toBe(200);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1400);
+    expect(sim.requests).toBe(2);
+    await c.close();
+  });
+
+  test('a TLS handshake that never ends fails within the vendor timeout, not undici’s 10 s', async () => {
+    // Accepts TCP and then says nothing: the handshake hangs.
+    const sockets: import('node:net').Socket[] = [];
+    const mute = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const port = (mute.address() as { port: number }).port;
+    const c = new UpstreamClient({ vendor: 'NEXUDUS', baseUrl: `https://127.0.0.1:${port}`, timeoutMs: 600, metrics, logger });
+    const t = Date.now();
+    await expect(c.request({ operation: 't.mute', method: 'GET', path: '/', read: false })).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    expect(Date.now() - t).toBeLessThan(2000);
+    await c.close();
+    sockets.forEach((s) => s.destroy());
+    await new Promise<void>((r) => mute.close(() => r()));
+  });
+
+  test('a retry that needs a new connection, which never completes, still ends at the deadline', async () => {
+    // The first connection answers 503 after 400 ms and closes; every later handshake hangs. The
+    // retry's connect would otherwise be bounded by the full vendor timeout, not the time left.
+    const { key, cert } = await selfSignedCertificate();
+    const held: import('node:net').Socket[] = [];
+    let connections = 0;
+    const server = createServer((socket) => {
+      if (++connections > 1) return void held.push(socket);
+      const tlsSocket = new TLSSocket(socket, { isServer: true, key, cert });
+      tlsSocket.once('data', () => setTimeout(() => tlsSocket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'), 400));
+      tlsSocket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const c = new UpstreamClient({ vendor: 'NUREVA', baseUrl: `https://127.0.0.1:${port}`, timeoutMs: 1000, metrics, logger, connect: { ca: cert, timeout: 1000 } });
+    try {
+      const t = Date.now();
+      const error = await c.request({ operation: 't.reconnect', method: 'GET', path: '/', read: true }).catch((e: unknown) => e);
+      const took = Date.now() - t;
+      expect(connections).toBe(2);
+      expect(error).toBeInstanceOf(UpstreamTimeoutError);
+      expect(took).toBeGreaterThanOrEqual(950);
+      expect(took).toBeLessThan(1200);
+    } finally {
+      held.forEach((s) => s.destroy());
+      await c.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  test('metrics count calls per vendor, operation and outcome', async () => {
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/switchboard_upstream_requests_total\{vendor="NUVEQ",operation="t.flaky",outcome="throttled"\} \d/);
+    expect(text).toMatch(/switchboard_upstream_requests_total\{vendor="NUVEQ",operation="t.slow",outcome="timeout"\} 1/);
+    expect(text).toMatch(/switchboard_upstream_requests_total\{vendor="NUREVA",operation="t.dead",outcome="unavailable"\} \d/);
+  });
+});
