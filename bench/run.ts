@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { chartSvg } from './chart.js';
+import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.js';
 
 /**
  * `npm run bench`: the gateway (production mode, sessions, metrics, rate limiting, info logging)
@@ -11,7 +12,7 @@ import { chartSvg } from './chart.js';
  * interleaved in rounds, every sampled answer checked before it counts.
  *
  * Options: --rounds N (3), --duration S (10), --latency MS (0), --label TEXT, --skip-d, --d-seconds S (90),
- *          --only A,B,C,D (all; A and B always run, as the hot path's measurement, so it selects C and D)
+ *          --only A,B,C,D,S (all; A and B always run, as the hot path's measurement, so it selects C, D and S)
  */
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
@@ -27,7 +28,7 @@ const DURATION = Number(opt('duration', '10'));
 const LATENCY = Number(opt('latency', '0'));
 const LABEL = opt('label', 'run');
 const D_SECONDS = Number(opt('d-seconds', '90'));
-const ONLY = new Set(opt('only', 'A,B,C,D').split(',').map((w) => w.trim().toUpperCase()));
+const ONLY = new Set(opt('only', 'A,B,C,D,S').split(',').map((w) => w.trim().toUpperCase()));
 const SKIP_D = process.argv.includes('--skip-d') || !ONLY.has('D');
 
 const hasTaskset = (() => {
@@ -359,6 +360,21 @@ async function main(): Promise<void> {
     await Promise.all([gwD.stop(), simsD.stop()]);
   }
 
+  // ---- S: 1,000 WebSocket subscribers of one device.
+  let subs: SubscriberBenchResult | undefined;
+  if (ONLY.has('S')) {
+    subs = await runSubscriberBench({
+      subscribers: 1000,
+      eventsPerSecond: 5,
+      seconds: 20,
+      startGateway: async (env) => {
+        const p = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...env }, SERVER_CORE, READY);
+        return { url: p.first.url as string, pid: p.child.pid!, stop: p.stop };
+      },
+    });
+    console.log(`S: ${subs.subscribers} subscribers on ${subs.deviceStreams} device stream(s): ${subs.deliveredToAll}/${subs.events} events reached all; delay to the last subscriber p50 ${subs.lastSubscriberDelayMs.p50} ms, p99 ${subs.lastSubscriberDelayMs.p99} ms; ${subs.memoryPerSubscriber.rssKb} KB RSS, ${subs.memoryPerSubscriber.heapKb} KB heap per subscriber`);
+  }
+
   // ---- Report.
   const summary = (rs: LoadResult[]) => ({ rps: round(median(rs.map((x) => x.rps))), p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), cpuUsPerRequest: round(median(rs.map((x) => x.cpuUsPerRequest))) });
   const ratios = a.map((x) => x.ratio);
@@ -397,6 +413,7 @@ async function main(): Promise<void> {
     },
     C: c,
     D: d,
+    S: subs,
   };
   const targets = {
     'A ratio >= 0.60': report.A.ratio.median >= 0.6,
@@ -407,6 +424,7 @@ async function main(): Promise<void> {
     ...(c ? { 'C exactly 1 service login': c.serviceLogins === 1 } : {}),
     ...(d ? { 'D never more than the budget in 60 s': d.maxInAny60sWindow! <= 300, 'D every request answered': d.otherAnswers === 0 } : {}),
     'every sampled answer right': report.A.bad === 0 && report.B.bad === 0,
+    ...(subs ? { 'S one device stream for all subscribers': subs.deviceStreams === 1, 'S every event reached every subscriber': subs.deliveredToAll === subs.events } : {}),
   };
   const stamp = machine.date.replace(/[:.]/g, '-');
   const json = { ...report, targets };
@@ -445,6 +463,9 @@ function markdown(r: any): string {
     r.D
       ? `- **D** ${r.D.offeredPerSecond} req/s for ${r.D.seconds} s against a ${r.D.budgetPerMinute}/min budget: ${r.D.requests} requests, ${r.D.answeredWithData} with data, ${r.D.answeredRateLimited} RATE_LIMITED with retryAfter, ${r.D.otherAnswers} other; most calls in any 60 s window at the vendor: **${r.D.maxInAny60sWindow}**.`
       : '- **D** skipped in this run.',
+    r.S
+      ? `- **S** ${r.S.subscribers} WebSocket subscribers of one device's events, ${r.S.deviceStreams} device stream: ${r.S.deliveredToAll}/${r.S.events} events reached every subscriber; from the device sending to the last subscriber receiving: p50 ${r.S.lastSubscriberDelayMs.p50} ms, **p99 ${r.S.lastSubscriberDelayMs.p99} ms** (max ${r.S.lastSubscriberDelayMs.max}); gateway memory per subscriber: **${r.S.memoryPerSubscriber.rssKb} KB** resident, ${r.S.memoryPerSubscriber.heapKb} KB V8 heap.`
+      : '- **S** skipped in this run.',
     '',
     '| target | met |',
     '|---|---|',

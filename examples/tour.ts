@@ -1,3 +1,4 @@
+import WebSocket from 'ws';
 import { createSwitchboardClient, errorCode } from '../sdk/index.js';
 
 /**
@@ -6,7 +7,8 @@ import { createSwitchboardClient, errorCode } from '../sdk/index.js';
  */
 
 export async function tour(endpoint: string, print: (line: string) => void = console.log): Promise<void> {
-  const sb = createSwitchboardClient(endpoint);
+  // Subscriptions go over a WebSocket: Node 20 has no global one, so the `ws` package is passed.
+  const sb = createSwitchboardClient(endpoint, { webSocketImpl: WebSocket });
   const step = (n: number, what: string, result: string) => print(`${String(n).padStart(2)}. ${what.padEnd(34)} ${result}`);
 
   const email = `tour-${Date.now()}@example.com`;
@@ -32,13 +34,24 @@ export async function tour(endpoint: string, print: (line: string) => void = con
   const louder = await sb.ChangeDeviceVolume({ deviceId: 'room-101', direction: 'UP' });
   step(7, 'changeDeviceVolume UP', `volume ${device.device?.audio?.speakerVolume} -> ${louder.changeDeviceVolume.speakerVolume}`);
 
+  const connection = sb.DeviceConnection({ deviceId: 'room-101' });
+  const state = (await connection.next()).value?.deviceConnection;
+  await connection.return();
+  const heard: string[] = [];
+  for await (const { deviceSoundLocation: s } of sb.DeviceSoundLocation({ deviceId: 'room-101' })) {
+    heard.push(`(${s.x}, ${s.y}) power ${s.powerLevel}${s.voiceDetected ? ' voice' : ''}`);
+    if (heard.length === 3) break;
+  }
+  step(8, 'live room-101 (subscriptions)', `${state?.online ? 'online' : 'offline'}; heard at ${heard.join('; ')}`);
+
   const imp = await sb.ImpersonateNexudusUser({ userId: '303914613' });
-  step(8, 'impersonateNexudusUser 303914613', `portal login (once, until ${imp.impersonateNexudusUser.expiresAt}):`);
+  step(9, 'impersonateNexudusUser 303914613', `portal login (once, until ${imp.impersonateNexudusUser.expiresAt}):`);
   print(`      ${imp.impersonateNexudusUser.loginUrl}`);
 
   const out = await sb.Logout();
   const after = await sb.Session();
-  step(9, 'logout', `${out.logout}; session afterwards: ${after.session === null ? 'null' : 'still there?!'}`);
+  step(10, 'logout', `${out.logout}; session afterwards: ${after.session === null ? 'null' : 'still there?!'}`);
+  await sb.close();
 }
 
 async function isDemo(base: string): Promise<boolean> {

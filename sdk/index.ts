@@ -1,5 +1,10 @@
 import { ClientError, GraphQLClient } from 'graphql-request';
+import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
+import type { GraphQLFormattedError } from 'graphql';
+import { print } from 'graphql';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { getSdk, type SdkFunctionWrapper } from './__generated__/sdk.js';
+import { DeviceConnectionDocument, DeviceEventsDocument, DeviceMetricsDocument, DeviceSoundLocationDocument } from './__generated__/graphql.js';
 
 /**
  * The typed Switchboard SDK: one method per operation in sdk/operations/, generated from the
@@ -21,15 +26,54 @@ export interface SwitchboardClientOptions {
   headers?: Record<string, string>;
   /** A fetch implementation (defaults to the global one). */
   fetch?: typeof fetch;
+  /** A WebSocket implementation for subscriptions where there is no global one (Node 20: the `ws` package). */
+  webSocketImpl?: unknown;
 }
 
-export type SwitchboardClient = ReturnType<typeof getSdk> & {
-  /** The session token in use, if any. */
-  readonly token: string | undefined;
-  setToken(token: string | undefined): void;
-  /** The raw graphql-request client, for documents of your own. */
-  readonly graphql: GraphQLClient;
+/**
+ * The subscriptions, each a method that returns a typed async iterator (graphql-ws, over the
+ * gateway's WebSocket on the same URL). A subscription that the gateway ends with an error (the
+ * session logged out, no login for the device) throws a SubscriptionError from the iterator.
+ */
+const SUBSCRIPTIONS = {
+  DeviceConnection: DeviceConnectionDocument,
+  DeviceSoundLocation: DeviceSoundLocationDocument,
+  DeviceMetrics: DeviceMetricsDocument,
+  DeviceEvents: DeviceEventsDocument,
 };
+type Subscriptions = typeof SUBSCRIPTIONS;
+export const SUBSCRIPTION_NAMES = Object.keys(SUBSCRIPTIONS) as Array<keyof Subscriptions>;
+
+/** One live subscription: iterate it for results; `return()` (or leaving a for-await loop) ends it. */
+export type LiveResults<T> = AsyncIterableIterator<T> & { return(): Promise<IteratorResult<T, undefined>> };
+
+type LiveMethods = { [K in keyof Subscriptions]: (variables: VariablesOf<Subscriptions[K]>) => LiveResults<ResultOf<Subscriptions[K]>> };
+
+export type SwitchboardClient = Omit<ReturnType<typeof getSdk>, keyof Subscriptions> &
+  LiveMethods & {
+    /** The session token in use, if any. */
+    readonly token: string | undefined;
+    setToken(token: string | undefined): void;
+    /** The raw graphql-request client, for documents of your own. */
+    readonly graphql: GraphQLClient;
+    /** Any subscription document of your own, over the same WebSocket. */
+    subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): LiveResults<R>;
+    /** Closes the subscriptions' WebSocket, if one is open. */
+    close(): Promise<void>;
+  };
+
+/** The gateway ended a subscription with an error; `code` is its `extensions.code`. */
+export class SubscriptionError extends Error {
+  constructor(readonly errors: readonly GraphQLFormattedError[]) {
+    super(errors.map((e) => e.message).join('; '));
+    this.name = 'SubscriptionError';
+  }
+
+  get code(): string | undefined {
+    const code = this.errors[0]?.extensions?.code;
+    return typeof code === 'string' ? code : undefined;
+  }
+}
 
 /** Anything shaped like SessionPayload among a result's top-level fields. */
 function payloadToken(result: unknown): string | undefined {
@@ -50,16 +94,53 @@ export function createSwitchboardClient(endpoint: string, options: SwitchboardCl
     return result;
   };
   const sdk = getSdk(graphql, wrapper);
+  let ws: WsClient | undefined;
+  const socket = () =>
+    (ws ??= createWsClient({
+      url: endpoint.replace(/^http/, 'ws'),
+      // Read at each (re)connection: the token of the latest login.
+      connectionParams: () => (token ? { authorization: `Bearer ${token}` } : {}),
+      webSocketImpl: options.webSocketImpl,
+      lazy: true,
+    }));
+  const subscribe = <R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): LiveResults<R> => live<R>(socket().iterate({ query: print(document), variables }));
+  const methods = Object.fromEntries(SUBSCRIPTION_NAMES.map((name) => [name, { value: (variables: Record<string, unknown>) => subscribe(SUBSCRIPTIONS[name] as TypedDocumentNode<unknown, Record<string, unknown>>, variables) }]));
   // defineProperties, not Object.assign: `token` must stay a live getter.
   return Object.defineProperties(sdk, {
+    ...methods,
     token: { get: () => token, enumerable: true },
     setToken: { value: (next: string | undefined) => void (token = next) },
     graphql: { value: graphql },
-  }) as SwitchboardClient;
+    subscribe: { value: subscribe },
+    close: { value: async () => ws?.dispose() },
+  }) as unknown as SwitchboardClient;
+}
+
+/** graphql-ws's results as data: a result with errors ends the iteration with a SubscriptionError. */
+function live<R>(results: AsyncIterableIterator<{ data?: unknown; errors?: readonly GraphQLFormattedError[] }>): LiveResults<R> {
+  return {
+    async next() {
+      const r = await results.next();
+      if (r.done) return { value: undefined, done: true };
+      if (r.value.errors?.length) {
+        await results.return?.();
+        throw new SubscriptionError(r.value.errors);
+      }
+      return { value: r.value.data as R, done: false };
+    },
+    return: async () => {
+      await results.return?.();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 /** The `extensions.code` of a Switchboard error (UNAUTHENTICATED, RATE_LIMITED, ...), if it is one. */
 export function errorCode(error: unknown): string | undefined {
+  if (error instanceof SubscriptionError) return error.code;
   if (error instanceof ClientError) {
     const code = error.response.errors?.[0]?.extensions?.code;
     return typeof code === 'string' ? code : undefined;

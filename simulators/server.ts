@@ -32,6 +32,20 @@ export interface SimReply {
   headers?: Record<string, string>;
   json?: unknown;
   text?: string;
+  /** A long-lived answer (server-sent events): the headers go at once, then the handler writes. */
+  stream?: (out: SimStream) => void;
+}
+
+/** The open side of a streamed answer. */
+export interface SimStream {
+  /** False once the client stopped reading (the chunk is still queued). */
+  write(text: string): boolean;
+  /** Ends the answer as a server closing the stream would. */
+  end(): void;
+  /** Cuts the connection without ending the answer (a device that lost the network). */
+  destroy(): void;
+  onClose(listener: () => void): void;
+  readonly closed: boolean;
 }
 
 export type SimHandler = (req: SimRequest) => SimReply | Promise<SimReply>;
@@ -275,8 +289,23 @@ export abstract class Simulator {
       body = reply.text;
       headers['content-type'] ??= 'text/plain; charset=utf-8';
     }
+    if (reply.stream) return this.stream(res, reply, headers);
     if (reply.statusText !== undefined) res.writeHead(reply.status ?? 200, reply.statusText, headers);
     else res.writeHead(reply.status ?? 200, headers);
     res.end(body);
+  }
+
+  private stream(res: ServerResponse, reply: SimReply, headers: Record<string, string>): void {
+    res.writeHead(reply.status ?? 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers });
+    res.flushHeaders();
+    reply.stream!({
+      write: (text) => !res.destroyed && res.write(text),
+      end: () => res.end(),
+      destroy: () => res.socket?.destroy(),
+      onClose: (listener) => res.once('close', listener),
+      get closed() {
+        return res.destroyed || res.writableEnded;
+      },
+    });
   }
 }

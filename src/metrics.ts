@@ -100,6 +100,30 @@ export class Metrics {
     labelNames: ['vendor', 'scope'] as const,
     registers: [this.registry],
   });
+  readonly subscriptions = new Gauge({
+    name: 'switchboard_subscriptions_active',
+    help: 'Live GraphQL subscriptions, by root field',
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamStreams = new Gauge({
+    name: 'switchboard_upstream_streams_open',
+    help: 'Vendor event streams held open, by vendor and stream (shared by their subscribers)',
+    labelNames: ['vendor', 'stream'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamStreamReconnects = new Counter({
+    name: 'switchboard_upstream_stream_reconnects_total',
+    help: 'Vendor event streams reopened after a break, by vendor and stream',
+    labelNames: ['vendor', 'stream'] as const,
+    registers: [this.registry],
+  });
+  readonly subscriptionEventsDropped = new Counter({
+    name: 'switchboard_subscription_events_dropped_total',
+    help: 'Events dropped for a subscriber that read slower than they came (oldest first), by root field',
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
   readonly sessionStoreUp = new Gauge({
     name: 'switchboard_session_store_up',
     help: '1 when the session store answers',

@@ -19,7 +19,9 @@ import type { CallScope } from '../../src/limits/request-scope.js';
 import { validatePassword } from '../../src/limits/input.js';
 import type { StoredLogin } from '../../src/auth/sessions.js';
 import type { TokenGrant } from '../../src/auth/token-cache.js';
-import type { DeviceRecord, NurevaAudio, NurevaErrorEnvelope, NurevaHardware } from './models.js';
+import type { DeviceRecord, NurevaErrorEnvelope } from './models.js';
+import type { StreamListener } from '../../src/upstream/sse.js';
+import { DeviceStreams, STREAM_PATHS, type StreamName, type StreamOpener } from './streams.js';
 
 export const VENDOR = 'NUREVA';
 export type NurevaAccountName = 'MONITOR' | 'GENERAL' | 'INTEGRATOR' | 'ADMIN';
@@ -28,6 +30,10 @@ export const ACCOUNT_RANK: Record<NurevaAccountName, number> = { MONITOR: 0, GEN
 export const AUTH_TTL_MS = 12 * 3_600_000;
 
 export const nurevaSlot = (deviceId: string) => `NUREVA:${deviceId}`;
+/** The device sends a heartbeat every 5 s: two missed, and a little slack, is offline (contract: within 12 s). */
+export const HEARTBEAT_TIMEOUT_MS = 11_000;
+/** The device's documented limit on stream requests. */
+export const STREAM_REQUESTS_PER_MINUTE = 60;
 
 export interface AudioInput {
   microphoneMute?: boolean | null;
@@ -105,6 +111,8 @@ function connectFor(device: NurevaDeviceConfig, timeoutMs: number): buildConnect
 interface DeviceClient {
   device: DeviceRecord;
   http: UpstreamClient;
+  /** The device's event streams, on connections of their own (a stream holds its connection for as long as it lasts). */
+  streams: UpstreamClient;
 }
 
 /**
@@ -112,7 +120,7 @@ interface DeviceClient {
  * gateway: every lookup goes through the registry by id, and each device's connection pool is
  * bound to its registered origin, so no input can steer a request anywhere else.
  */
-export class NurevaClient extends VendorApi {
+export class NurevaClient extends VendorApi implements StreamOpener {
   protected readonly vendor = VENDOR;
   private readonly registry = new Map<string, DeviceClient>();
   private readonly rules: RateRule[];
@@ -127,24 +135,44 @@ export class NurevaClient extends VendorApi {
       if (device.insecureTls && !device.fingerprint256 && device.ca === undefined) {
         deps.logger.warn({ vendor: VENDOR, device: device.id }, 'TLS certificate checks are OFF for this Nureva device (insecureTls: true)');
       }
-      const http = new UpstreamClient({
+      const common = {
         vendor: VENDOR,
         baseUrl: device.url,
         timeoutMs: deps.gateway.upstreamTimeoutMs,
         metrics: deps.metrics,
         logger: deps.logger,
-      clock: deps.clock,
+        clock: deps.clock,
         limiter: deps.limiter,
         connect: connectFor(device, deps.gateway.upstreamTimeoutMs),
-        connections: 8,
         throttleStatuses: [429, 409],
-      });
-      this.registry.set(device.id, { device, http });
+      };
+      const http = new UpstreamClient({ ...common, connections: 8 });
+      const streams = new UpstreamClient({ ...common, connections: config.streamsPerDevice, maxResponseBytes: -1 });
+      this.registry.set(device.id, { device, http, streams });
     }
+    this.streams = new DeviceStreams(this, deps, {
+      perDevice: config.streamsPerDevice,
+      eventBuffer: deps.gateway.subscriptionEventBuffer,
+      heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+      requestsPerMinute: STREAM_REQUESTS_PER_MINUTE,
+      dataIdleMs: 30_000,
+    });
   }
 
+  /** The shared device streams behind the subscriptions. */
+  readonly streams: DeviceStreams;
+
   async close(): Promise<void> {
-    await Promise.all([...this.registry.values()].map((d) => d.http.close()));
+    // Streams first: a pool closes once its requests end, and a stream only ends when closed.
+    this.streams.close();
+    await Promise.all([...this.registry.values()].flatMap((d) => [d.http.close(), d.streams.close()]));
+  }
+
+  /** Opens one of a registered device's event streams (the caller has checked the device and the login). */
+  openStream(deviceId: string, name: StreamName, token: string | undefined, listener: StreamListener, idleMs: number): { close(): void } {
+    const headers: Record<string, string> = this.headers();
+    if (token !== undefined) headers.authorization = `Nureva ${token}`;
+    return this.entry(deviceId).streams.openStream({ operation: `stream.${name}`, path: STREAM_PATHS[name], headers, idleMs }, listener);
   }
 
   list(): DeviceRecord[] {

@@ -19,6 +19,8 @@ export interface NurevaConfig {
   clientId: string;
   clientVersion: string;
   rateLimit: number;
+  /** Event streams the gateway keeps open to one device at once (heartbeat, data and events, per login). */
+  streamsPerDevice: number;
 }
 
 const FINGERPRINT = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/i;
@@ -42,7 +44,8 @@ export function readNurevaConfig(env: EnvReader): NurevaConfig | undefined {
   if (clientId.length > 500) env.problem('NUREVA_CLIENT_ID', 'at most 500 characters');
   if (clientVersion.length > 500) env.problem('NUREVA_CLIENT_VERSION', 'at most 500 characters');
   const rateLimit = env.int('NUREVA_RATE_LIMIT', 600, 1);
-  return devices && { devices, clientId, clientVersion, rateLimit };
+  const streamsPerDevice = env.int('NUREVA_STREAMS_PER_DEVICE', 6, 1, 60);
+  return devices && { devices, clientId, clientVersion, rateLimit, streamsPerDevice };
 }
 
 /** NUREVA_DEVICES as JSON text, or `@file` (its `ca` paths then relative to that file). */

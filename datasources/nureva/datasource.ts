@@ -7,6 +7,9 @@ import type { HttpMethod, UpstreamResponse } from '../../src/upstream/client.js'
 import type { VendorRequest } from '../../src/vendors/module.js';
 import { ACCOUNT_RANK, AUTH_TTL_MS, nurevaSlot, validateAudioInput, VENDOR, type AudioInput, type NurevaAccountName, type NurevaClient } from './client.js';
 import type { DeviceRecord, NurevaAudio, NurevaHardware } from './models.js';
+import type { Channel } from '../../src/subscriptions/channel.js';
+import type { ConnectionState, DataEvent, DeviceEventModel } from './live.js';
+import type { StreamLogin } from './streams.js';
 
 /** Per-request face: audio and hardware loaded once per device per request. */
 export class NurevaDataSource {
@@ -112,5 +115,43 @@ export class NurevaDataSource {
   private fresh(deviceId: string): Promise<NurevaAudio> {
     this.audioLoader.clear(deviceId);
     return this.audioLoader.load(deviceId);
+  }
+
+  /** `deviceConnection`: any valid session; the heartbeat needs no device login. */
+  async connection(deviceId: string): Promise<Channel<ConnectionState>> {
+    this.client.entry(deviceId);
+    if (!(await this.ctx.session())) throw new UnauthenticatedError('A session is required: send the session token (Authorization, or connectionParams.authorization)');
+    return this.client.streams.connection(deviceId);
+  }
+
+  /** `deviceSoundLocation` / `deviceMetrics`: the session's login (MONITOR or higher) for the device. */
+  async data(deviceId: string, kind: DataEvent['kind']): Promise<Channel<DataEvent>> {
+    const login = await this.streamLogin(deviceId, 'MONITOR');
+    return this.client.streams.dataEvents(deviceId, login, (e) => e.kind === kind);
+  }
+
+  /** `deviceEvents`: the session's login (GENERAL or higher) for the device. */
+  async events(deviceId: string, onDrop: () => void): Promise<Channel<DeviceEventModel>> {
+    const login = await this.streamLogin(deviceId, 'GENERAL');
+    return this.client.streams.deviceEvents(deviceId, login, onDrop);
+  }
+
+  /** The credentials a device stream opens with: checked here, before anything is contacted. */
+  private async streamLogin(deviceId: string, least: NurevaAccountName): Promise<StreamLogin> {
+    const { client, ctx } = this;
+    client.entry(deviceId);
+    const login = this.loginFor(await ctx.session(), deviceId);
+    const account = client.account(login);
+    if (ACCOUNT_RANK[account] < ACCOUNT_RANK[least]) {
+      throw new ForbiddenError(`This stream needs a ${least} or higher account on this device`, { vendor: VENDOR });
+    }
+    const password = client.password(login);
+    const key = login.tokenKey ?? client.tokenKey(deviceId, account, password);
+    const tokens = ctx.services.tokens;
+    return {
+      tokenKey: key,
+      token: async () => (await tokens.get(VENDOR, key, client.login(deviceId, account, password), AUTH_TTL_MS)).token,
+      invalidate: (token) => void tokens.invalidate(VENDOR, key, token),
+    };
   }
 }

@@ -1,5 +1,6 @@
 import type { Resolvers } from '../../src/__generated__/resolvers-types.js';
 import { VENDOR, type NurevaAccountName } from './client.js';
+import { bool, int, zones, type DataEvent, type MetricsModel, type SoundLocationModel } from './live.js';
 
 export const nurevaResolvers: Resolvers = {
   Query: {
@@ -14,6 +15,36 @@ export const nurevaResolvers: Resolvers = {
     },
     updateDeviceAudio: (_parent, { deviceId, input }, ctx) => ctx.vendor('nureva').updateAudio(deviceId, input),
     changeDeviceVolume: (_parent, { deviceId, direction }, ctx) => ctx.vendor('nureva').changeVolume(deviceId, direction),
+  },
+  Subscription: {
+    deviceConnection: {
+      subscribe: (_parent, { deviceId }, ctx) => ctx.vendor('nureva').connection(deviceId),
+      resolve: (state: unknown) => state as never,
+    },
+    deviceSoundLocation: {
+      subscribe: (_parent, { deviceId }, ctx) => ctx.vendor('nureva').data(deviceId, 'soundLocation'),
+      resolve: (event: DataEvent) => event.value as SoundLocationModel,
+    },
+    deviceMetrics: {
+      subscribe: (_parent, { deviceId }, ctx) => ctx.vendor('nureva').data(deviceId, 'metrics'),
+      resolve: (event: DataEvent) => event.value as MetricsModel,
+    },
+    deviceEvents: {
+      subscribe: (_parent, { deviceId }, ctx) => ctx.vendor('nureva').events(deviceId, () => ctx.services.metrics.subscriptionEventsDropped.inc({ field: 'deviceEvents' })),
+      resolve: (event: unknown) => event as never,
+    },
+  },
+  SoundLocation: {
+    azimuth: (s) => int(s.body.azimuth),
+    powerLevel: (s) => int(s.body.powerLevel),
+    x: (s) => int(s.body.coordinates?.x),
+    y: (s) => int(s.body.coordinates?.y),
+    triggeredZones: (s) => zones(s.body.triggeredZones),
+    voiceDetected: (s) => bool(s.body.flags?.voiceDetected),
+    speakerActive: (s) => bool(s.body.flags?.speakerActive),
+  },
+  DeviceMetrics: {
+    backgroundNoise: (m) => int(m.backgroundNoise),
   },
   Device: {
     __resolveReference: (ref, ctx) => ctx.vendor('nureva').find(String(ref.id)),

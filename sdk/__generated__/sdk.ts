@@ -22,6 +22,10 @@ type GraphQLClientRequestHeaders = RequestOptions['requestHeaders'];
 
 
 
+
+
+
+
 export type SdkFunctionWrapper = <T>(action: (requestHeaders?:Record<string, string>) => Promise<T>, operationName: string, operationType?: string, variables?: any) => Promise<T>;
 
 
@@ -55,6 +59,18 @@ export function getSdk(client: GraphQLClient, withWrapper: SdkFunctionWrapper = 
     },
     ChangeDeviceVolume(variables: Types.ChangeDeviceVolumeMutationVariables, requestHeaders?: GraphQLClientRequestHeaders, signal?: RequestInit['signal']): Promise<Types.ChangeDeviceVolumeMutation> {
       return withWrapper((wrappedRequestHeaders) => client.request<Types.ChangeDeviceVolumeMutation>({ document: Operations.ChangeDeviceVolumeDocument, variables, requestHeaders: { ...requestHeaders, ...wrappedRequestHeaders }, signal }), 'ChangeDeviceVolume', 'mutation', variables);
+    },
+    DeviceConnection(variables: Types.DeviceConnectionSubscriptionVariables, requestHeaders?: GraphQLClientRequestHeaders, signal?: RequestInit['signal']): Promise<Types.DeviceConnectionSubscription> {
+      return withWrapper((wrappedRequestHeaders) => client.request<Types.DeviceConnectionSubscription>({ document: Operations.DeviceConnectionDocument, variables, requestHeaders: { ...requestHeaders, ...wrappedRequestHeaders }, signal }), 'DeviceConnection', 'subscription', variables);
+    },
+    DeviceSoundLocation(variables: Types.DeviceSoundLocationSubscriptionVariables, requestHeaders?: GraphQLClientRequestHeaders, signal?: RequestInit['signal']): Promise<Types.DeviceSoundLocationSubscription> {
+      return withWrapper((wrappedRequestHeaders) => client.request<Types.DeviceSoundLocationSubscription>({ document: Operations.DeviceSoundLocationDocument, variables, requestHeaders: { ...requestHeaders, ...wrappedRequestHeaders }, signal }), 'DeviceSoundLocation', 'subscription', variables);
+    },
+    DeviceMetrics(variables: Types.DeviceMetricsSubscriptionVariables, requestHeaders?: GraphQLClientRequestHeaders, signal?: RequestInit['signal']): Promise<Types.DeviceMetricsSubscription> {
+      return withWrapper((wrappedRequestHeaders) => client.request<Types.DeviceMetricsSubscription>({ document: Operations.DeviceMetricsDocument, variables, requestHeaders: { ...requestHeaders, ...wrappedRequestHeaders }, signal }), 'DeviceMetrics', 'subscription', variables);
+    },
+    DeviceEvents(variables: Types.DeviceEventsSubscriptionVariables, requestHeaders?: GraphQLClientRequestHeaders, signal?: RequestInit['signal']): Promise<Types.DeviceEventsSubscription> {
+      return withWrapper((wrappedRequestHeaders) => client.request<Types.DeviceEventsSubscription>({ document: Operations.DeviceEventsDocument, variables, requestHeaders: { ...requestHeaders, ...wrappedRequestHeaders }, signal }), 'DeviceEvents', 'subscription', variables);
     },
     NuveqUser(variables: Types.NuveqUserQueryVariables, requestHeaders?: GraphQLClientRequestHeaders, signal?: RequestInit['signal']): Promise<Types.NuveqUserQuery> {
       return withWrapper((wrappedRequestHeaders) => client.request<Types.NuveqUserQuery>({ document: Operations.NuveqUserDocument, variables, requestHeaders: { ...requestHeaders, ...wrappedRequestHeaders }, signal }), 'NuveqUser', 'query', variables);

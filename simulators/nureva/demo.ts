@@ -42,10 +42,34 @@ export async function startNurevaDemo(options: DemoOptions): Promise<DemoVendor 
     rooms.set(room.id, sim);
   }
   const { admin, monitor, integrator } = DEMO_NUREVA_PASSWORDS;
+  const life = roomLife(rooms.get('room-101')!);
   return {
     env: nurevaEnv(DEMO_ROOMS.map((r) => ({ id: r.id, name: r.name, sim: rooms.get(r.id)! }))),
     logins: `  Nureva devices     loginNureva: ${DEMO_ROOMS.map((r) => r.id).join(', ')}; accounts GENERAL (password ""), MONITOR / ${monitor}, INTEGRATOR / ${integrator}, ADMIN / ${admin}`,
     simulator: rooms,
-    stop: async () => void (await Promise.all([...rooms.values()].map((s) => s.stop()))),
+    stop: async () => {
+      life.stop();
+      await Promise.all([...rooms.values()].map((s) => s.stop()));
+    },
   };
+}
+
+/**
+ * Something to watch on the event stream: every 45 s someone trips over room-101's speaker cable
+ * (plugged back 10 s later), and its LEDs change state every 20 s.
+ */
+function roomLife(room: NurevaSimulator): { stop(): void } {
+  let led = false;
+  const timers = [
+    setInterval(() => {
+      room.pullCable(true);
+      timers.push(setTimeout(() => room.pullCable(false), 10_000).unref());
+    }, 45_000),
+    setInterval(() => {
+      led = !led;
+      room.streams.emit('ledStateUpdated', () => ({ state: led ? 'Active' : 'Idle' }));
+    }, 20_000),
+  ];
+  for (const t of timers) t.unref();
+  return { stop: () => timers.forEach((t) => clearTimeout(t)) };
 }

@@ -2,6 +2,8 @@ import { randomBytes, randomInt, X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
 import { SlidingLog } from '../../src/limits/sliding-log.js';
 import { Simulator, type SimReply, type SimRequest, type SimulatorOptions } from '../server.js';
+import { systemClock } from '../../src/clock.js';
+import { DeviceStreamsSim, type StreamOptions } from './streams.js';
 import type { NurevaAccountLower, NurevaAudio } from '../../datasources/nureva/models.js';
 
 /**
@@ -11,7 +13,7 @@ import type { NurevaAccountLower, NurevaAudio } from '../../datasources/nureva/m
  * assumed (the public docs only order the accounts), hence the `rights` option.
  */
 
-export type NurevaRoute = 'GET /api/v1/audio' | 'PATCH /api/v1/audio' | 'PUT /api/v1/audio/volume/change' | 'GET /api/v1/audio/hardware';
+export type NurevaRoute = 'GET /api/v1/audio' | 'PATCH /api/v1/audio' | 'PUT /api/v1/audio/volume/change' | 'GET /api/v1/audio/hardware' | 'GET /api/v1/data' | 'GET /api/v1/events';
 
 /**
  * The least account each endpoint needs. Assumed: the docs put "audio settings" in `general`'s
@@ -22,6 +24,9 @@ export const DEFAULT_RIGHTS: Readonly<Record<NurevaRoute, NurevaAccountLower>> =
   'PATCH /api/v1/audio': 'general',
   'PUT /api/v1/audio/volume/change': 'general',
   'GET /api/v1/audio/hardware': 'monitor',
+  // Documented minimum roles of the two streams that need a login.
+  'GET /api/v1/data': 'monitor',
+  'GET /api/v1/events': 'general',
 };
 
 export interface AccountState {
@@ -29,7 +34,7 @@ export interface AccountState {
   password: string;
 }
 
-export interface NurevaSimOptions extends Omit<SimulatorOptions, 'tls'> {
+export interface NurevaSimOptions extends Omit<SimulatorOptions, 'tls'>, StreamOptions {
   /** Serve plain HTTP instead (loopback tests of the http path only). */
   plainHttp?: boolean;
   enrollmentCode?: string;
@@ -37,6 +42,8 @@ export interface NurevaSimOptions extends Omit<SimulatorOptions, 'tls'> {
   /** Fields this firmware supports; PATCHing another gives 400 Unsupported Attributes. */
   supportedFields?: Array<keyof NurevaAudio>;
   rateLimit?: number;
+  /** Stream requests a minute (documented: 60, apart from the 600 of the other calls). */
+  streamRateLimit?: number;
   /** The throttle answer: 429 (the API reference) or 409 (one guide). */
   throttleStatus?: 429 | 409;
   /** Assumed: the throttle answer carries Retry-After (off by default: the documents name none). */
@@ -105,8 +112,16 @@ export class NurevaSimulator extends Simulator {
   readonly fingerprint256: string;
   /** The device certificate (PEM), e.g. to register it as a CA. */
   readonly certificate: string;
+  /** The device's event streams (heartbeat, data, events). */
+  readonly streams: DeviceStreamsSim;
+  streamRateLimit: number;
+  /** Stream requests refused for passing the 60 a minute. */
+  refusedStreams = 0;
+  /** `deviceStatus` of the hardware: a pulled cable shows, and is streamed. */
+  deviceStatus: 'Ok' | 'CableUnplugged' | 'Disconnected' = 'Ok';
   private readonly tokens = new Map<string, NurevaAccountLower>();
   private readonly arrivals = new SlidingLog();
+  private readonly streamArrivals = new SlidingLog();
   private readonly model: string;
   private readonly rights: Record<NurevaRoute, NurevaAccountLower>;
   private readonly readOnly: Set<keyof NurevaAudio>;
@@ -125,6 +140,8 @@ export class NurevaSimulator extends Simulator {
     };
     this.supported = new Set(options.supportedFields ?? ALL_FIELDS);
     this.rateLimit = options.rateLimit ?? 600;
+    this.streamRateLimit = options.streamRateLimit ?? 60;
+    this.streams = new DeviceStreamsSim(options, options.model ?? 'hdl410', options.clock ?? systemClock);
     this.throttleStatus = options.throttleStatus ?? 429;
     this.throttleRetryAfter = options.throttleRetryAfter ?? false;
     this.belowRightsStatus = options.belowRightsStatus ?? 403;
@@ -156,6 +173,20 @@ export class NurevaSimulator extends Simulator {
     this.route('PATCH', '/api/v1/audio', (req) => this.gate(req, () => this.authorized(req, 'PATCH /api/v1/audio', () => this.patch(req))));
     this.route('PUT', '/api/v1/audio/volume/change', (req) => this.gate(req, () => this.authorized(req, 'PUT /api/v1/audio/volume/change', () => this.volume(req))));
     this.route('GET', '/api/v1/audio/hardware', (req) => this.gate(req, () => this.authorized(req, 'GET /api/v1/audio/hardware', (account) => this.hardware(account))));
+    this.route('GET', '/api/v1/heartbeat', (req) => this.gate(req, () => this.streams.heartbeat(), true));
+    this.route('GET', '/api/v1/data', (req) => this.gate(req, () => this.authorized(req, 'GET /api/v1/data', (account) => this.streams.data(account, req.query.get('events'))), true));
+    this.route('GET', '/api/v1/events', (req) => this.gate(req, () => this.authorized(req, 'GET /api/v1/events', (account) => this.streams.events(account)), true));
+  }
+
+  /** Unplugs (or plugs back) a cable: the hardware status changes and the event stream says so. */
+  pullCable(unplugged = true): void {
+    this.deviceStatus = unplugged ? 'CableUnplugged' : 'Ok';
+    this.streams.emit('/api/v1/audio/hardware', (account) => this.hardwareBody(account as NurevaAccountLower));
+  }
+
+  override async stop(): Promise<void> {
+    this.streams.close();
+    await super.stop();
   }
 
   // Assumed: the device checks the client headers before it looks at the route.
@@ -186,17 +217,21 @@ export class NurevaSimulator extends Simulator {
     this.tokens.clear();
   }
 
-  /** Client headers first (400 without them), then the 600/min budget. */
-  private gate(req: SimRequest, next: () => SimReply | Promise<SimReply>): SimReply | Promise<SimReply> {
+  /** Client headers first (400 without them), then the budget: 600/min, or 60/min for stream requests. */
+  private gate(req: SimRequest, next: () => SimReply | Promise<SimReply>, stream = false): SimReply | Promise<SimReply> {
     for (const header of ['nureva-client-id', 'nureva-client-version']) {
       const v = req.headers[header];
       const name = header === 'nureva-client-id' ? 'Nureva-Client-Id' : 'Nureva-Client-Version';
       if (typeof v !== 'string' || !v) return errors(400, `RESTApi: ${name} is missing`);
       if (v.length > 500) return errors(400, `RESTApi: ${name} is too long`);
     }
-    this.arrivals.prune(req.time - 60_000);
-    if (this.arrivals.size >= this.rateLimit) return this.throttleReply();
-    this.arrivals.add(req.time);
+    const [log, limit] = stream ? [this.streamArrivals, this.streamRateLimit] : [this.arrivals, this.rateLimit];
+    log.prune(req.time - 60_000);
+    if (log.size >= limit) {
+      if (stream) this.refusedStreams++;
+      return this.throttleReply();
+    }
+    log.add(req.time);
     return next();
   }
 
@@ -214,6 +249,7 @@ export class NurevaSimulator extends Simulator {
   }
 
   private authorized(req: SimRequest, route: NurevaRoute, next: (account: NurevaAccountLower) => SimReply): SimReply {
+    // Assumed: a stream request with a missing or stale token gets 401 before any event.
     const auth = String(req.headers.authorization ?? '');
     const account = auth.startsWith('Nureva ') ? this.tokens.get(auth.slice(7)) : undefined;
     if (!account) return this.unauthorizedBody === 'empty' ? { status: 401, text: '' } : errors(401, 'Unauthorized');
@@ -251,19 +287,20 @@ export class NurevaSimulator extends Simulator {
   }
 
   private hardware(account: NurevaAccountLower): SimReply {
+    return { status: 200, json: this.hardwareBody(account) };
+  }
+
+  private hardwareBody(account: NurevaAccountLower): Record<string, unknown> {
     return {
-      status: 200,
-      json: {
-        hardwareId: `HW-${this.model.toUpperCase()}-${this.url.split(':').pop()}`,
-        model: this.model,
-        firmwareVersion: '2.7.1',
-        deviceStatus: 'Ok',
-        hardwareComponents: [{ type: 'microphone', status: 'Ok' }, { type: 'speaker', status: 'Ok' }],
-        ipAddress: '127.0.0.1',
-        mac_address: '00:1B:2C:3D:4E:5F',
-        enrollmentStatus: 'Enrolled',
-        enrollmentCode: account === 'admin' ? this.enrollmentCode : '',
-      },
+      hardwareId: `HW-${this.model.toUpperCase()}-${this.url.split(':').pop()}`,
+      model: this.model,
+      firmwareVersion: '2.7.1',
+      deviceStatus: this.deviceStatus,
+      hardwareComponents: [{ type: 'microphone', status: 'Ok' }, { type: 'speaker', status: this.deviceStatus === 'Ok' ? 'Ok' : 'Disconnected' }],
+      ipAddress: '127.0.0.1',
+      mac_address: '00:1B:2C:3D:4E:5F',
+      enrollmentStatus: 'Enrolled',
+      enrollmentCode: account === 'admin' ? this.enrollmentCode : '',
     };
   }
 }

@@ -3,6 +3,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { SessionRecord, StoredLogin, SessionPayloadModel } from '../auth/sessions.js';
 import type { NexudusUserRecord, ImpersonationRecord } from '../../datasources/nexudus/models.js';
 import type { DeviceRecord, NurevaAudio, NurevaHardware } from '../../datasources/nureva/models.js';
+import type { ConnectionState, SoundLocationModel, MetricsModel, DeviceEventModel } from '../../datasources/nureva/live.js';
 import type { NuveqUserRecord } from '../../datasources/nuveq/models.js';
 import type { ClientAccountRecord } from '../../datasources/platform/models.js';
 import type { Context } from '../graphql/context.js';
@@ -99,12 +100,38 @@ export type Device = {
   url: Scalars['String']['output'];
 };
 
+export type DeviceConnection = {
+  __typename?: 'DeviceConnection';
+  at: Scalars['DateTime']['output'];
+  deviceId: Scalars['ID']['output'];
+  online: Scalars['Boolean']['output'];
+};
+
+export type DeviceEvent = {
+  __typename?: 'DeviceEvent';
+  at: Scalars['DateTime']['output'];
+  /** The event's JSON body as text (enrollmentCode removed). */
+  data?: Maybe<Scalars['String']['output']>;
+  deviceId: Scalars['ID']['output'];
+  /** Set when source is /api/v1/audio/hardware (never with enrollmentCode). */
+  hardware?: Maybe<DeviceHardware>;
+  /** The device's event name: an endpoint path such as /api/v1/audio/hardware, or a label such as usbConnection. */
+  source: Scalars['String']['output'];
+};
+
 export type DeviceHardware = {
   __typename?: 'DeviceHardware';
   deviceStatus?: Maybe<Scalars['String']['output']>;
   firmwareVersion?: Maybe<Scalars['String']['output']>;
   hardwareId?: Maybe<Scalars['String']['output']>;
   model?: Maybe<Scalars['String']['output']>;
+};
+
+export type DeviceMetrics = {
+  __typename?: 'DeviceMetrics';
+  at: Scalars['DateTime']['output'];
+  backgroundNoise?: Maybe<Scalars['Int']['output']>;
+  deviceId: Scalars['ID']['output'];
 };
 
 /** A one-time token that logs the user into the members portal; `loginUrl` works once, before `expiresAt`. */
@@ -297,6 +324,61 @@ export type SessionPayload = {
   token: Scalars['String']['output'];
 };
 
+export type SoundLocation = {
+  __typename?: 'SoundLocation';
+  /** When the device measured it (its own time, else when the gateway received it). */
+  at: Scalars['DateTime']['output'];
+  /** Degrees, -70..70 (HDL300/310 only). */
+  azimuth?: Maybe<Scalars['Int']['output']>;
+  deviceId: Scalars['ID']['output'];
+  powerLevel?: Maybe<Scalars['Int']['output']>;
+  speakerActive?: Maybe<Scalars['Boolean']['output']>;
+  triggeredZones: Array<SoundZone>;
+  voiceDetected?: Maybe<Scalars['Boolean']['output']>;
+  /** Millimetres from the device (HDL410 only). */
+  x?: Maybe<Scalars['Int']['output']>;
+  y?: Maybe<Scalars['Int']['output']>;
+};
+
+export type SoundZone = {
+  __typename?: 'SoundZone';
+  id: Scalars['ID']['output'];
+  label?: Maybe<Scalars['String']['output']>;
+  type?: Maybe<Scalars['String']['output']>;
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Whether the device is reachable: the current state at once, then every change (offline within 12 s of its last heartbeat). Any valid session. */
+  deviceConnection: DeviceConnection;
+  /** Hardware and room changes the device reports. A Nureva login (GENERAL or higher) for this device. */
+  deviceEvents: DeviceEvent;
+  /** The device's metrics (background noise). A Nureva login (MONITOR or higher) for this device. */
+  deviceMetrics: DeviceMetrics;
+  /** Where the device hears sound, as it reports it. A Nureva login (MONITOR or higher) for this device. */
+  deviceSoundLocation: SoundLocation;
+};
+
+
+export type SubscriptionDeviceConnectionArgs = {
+  deviceId: Scalars['ID']['input'];
+};
+
+
+export type SubscriptionDeviceEventsArgs = {
+  deviceId: Scalars['ID']['input'];
+};
+
+
+export type SubscriptionDeviceMetricsArgs = {
+  deviceId: Scalars['ID']['input'];
+};
+
+
+export type SubscriptionDeviceSoundLocationArgs = {
+  deviceId: Scalars['ID']['input'];
+};
+
 /** A person as one vendor knows them. `id` is unique across vendors; `userId` (on each type) is the vendor's own id. */
 export type User = {
   email?: Maybe<Scalars['String']['output']>;
@@ -456,7 +538,10 @@ export type ResolversTypes = ResolversObject<{
   ClientSignupInput: ClientSignupInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Device: ResolverTypeWrapper<DeviceRecord>;
+  DeviceConnection: ResolverTypeWrapper<ConnectionState>;
+  DeviceEvent: ResolverTypeWrapper<DeviceEventModel>;
   DeviceHardware: ResolverTypeWrapper<NurevaHardware>;
+  DeviceMetrics: ResolverTypeWrapper<MetricsModel>;
   Impersonation: ResolverTypeWrapper<ImpersonationRecord>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   NamedRef: ResolverTypeWrapper<NamedRef>;
@@ -466,6 +551,9 @@ export type ResolversTypes = ResolversObject<{
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Session: ResolverTypeWrapper<SessionRecord>;
   SessionPayload: ResolverTypeWrapper<SessionPayloadModel>;
+  SoundLocation: ResolverTypeWrapper<SoundLocationModel>;
+  SoundZone: ResolverTypeWrapper<SoundZone>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   User: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['User']>;
   Vendor: Vendor;
   VendorLogin: ResolverTypeWrapper<StoredLogin>;
@@ -485,7 +573,10 @@ export type ResolversParentTypes = ResolversObject<{
   ClientSignupInput: ClientSignupInput;
   DateTime: Scalars['DateTime']['output'];
   Device: DeviceRecord;
+  DeviceConnection: ConnectionState;
+  DeviceEvent: DeviceEventModel;
   DeviceHardware: NurevaHardware;
+  DeviceMetrics: MetricsModel;
   Impersonation: ImpersonationRecord;
   Mutation: Record<PropertyKey, never>;
   NamedRef: NamedRef;
@@ -494,6 +585,9 @@ export type ResolversParentTypes = ResolversObject<{
   Query: Record<PropertyKey, never>;
   Session: SessionRecord;
   SessionPayload: SessionPayloadModel;
+  SoundLocation: SoundLocationModel;
+  SoundZone: SoundZone;
+  Subscription: Record<PropertyKey, never>;
   User: ResolversInterfaceTypes<ResolversParentTypes>['User'];
   VendorLogin: StoredLogin;
 }>;
@@ -537,11 +631,31 @@ export type DeviceResolvers<ContextType = Context, ParentType extends ResolversP
   url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type DeviceConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DeviceConnection'] = ResolversParentTypes['DeviceConnection']> = ResolversObject<{
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deviceId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  online?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type DeviceEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DeviceEvent'] = ResolversParentTypes['DeviceEvent']> = ResolversObject<{
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  data?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  deviceId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  hardware?: Resolver<Maybe<ResolversTypes['DeviceHardware']>, ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type DeviceHardwareResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DeviceHardware'] = ResolversParentTypes['DeviceHardware']> = ResolversObject<{
   deviceStatus?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   firmwareVersion?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hardwareId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   model?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type DeviceMetricsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DeviceMetrics'] = ResolversParentTypes['DeviceMetrics']> = ResolversObject<{
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  backgroundNoise?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  deviceId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 
 export type ImpersonationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Impersonation'] = ResolversParentTypes['Impersonation']> = ResolversObject<{
@@ -626,6 +740,31 @@ export type SessionPayloadResolvers<ContextType = Context, ParentType extends Re
   token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type SoundLocationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SoundLocation'] = ResolversParentTypes['SoundLocation']> = ResolversObject<{
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  azimuth?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  deviceId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  powerLevel?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  speakerActive?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  triggeredZones?: Resolver<Array<ResolversTypes['SoundZone']>, ParentType, ContextType>;
+  voiceDetected?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  x?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  y?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+}>;
+
+export type SoundZoneResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SoundZone'] = ResolversParentTypes['SoundZone']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  label?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  type?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
+  deviceConnection?: SubscriptionResolver<ResolversTypes['DeviceConnection'], "deviceConnection", ParentType, ContextType, RequireFields<SubscriptionDeviceConnectionArgs, 'deviceId'>>;
+  deviceEvents?: SubscriptionResolver<ResolversTypes['DeviceEvent'], "deviceEvents", ParentType, ContextType, RequireFields<SubscriptionDeviceEventsArgs, 'deviceId'>>;
+  deviceMetrics?: SubscriptionResolver<ResolversTypes['DeviceMetrics'], "deviceMetrics", ParentType, ContextType, RequireFields<SubscriptionDeviceMetricsArgs, 'deviceId'>>;
+  deviceSoundLocation?: SubscriptionResolver<ResolversTypes['SoundLocation'], "deviceSoundLocation", ParentType, ContextType, RequireFields<SubscriptionDeviceSoundLocationArgs, 'deviceId'>>;
+}>;
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
   __resolveType: TypeResolveFn<'ClientAccount' | 'NexudusUser' | 'NuveqUser', ParentType, ContextType>;
 }>;
@@ -643,7 +782,10 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   ClientAccount?: ClientAccountResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Device?: DeviceResolvers<ContextType>;
+  DeviceConnection?: DeviceConnectionResolvers<ContextType>;
+  DeviceEvent?: DeviceEventResolvers<ContextType>;
   DeviceHardware?: DeviceHardwareResolvers<ContextType>;
+  DeviceMetrics?: DeviceMetricsResolvers<ContextType>;
   Impersonation?: ImpersonationResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   NamedRef?: NamedRefResolvers<ContextType>;
@@ -652,6 +794,9 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Query?: QueryResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
   SessionPayload?: SessionPayloadResolvers<ContextType>;
+  SoundLocation?: SoundLocationResolvers<ContextType>;
+  SoundZone?: SoundZoneResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   VendorLogin?: VendorLoginResolvers<ContextType>;
 }>;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ApolloServer } from '@apollo/server';
 import type { DestinationStream } from 'pino';
 import type { Clock } from '../clock.js';
@@ -20,6 +21,8 @@ import { sendJson } from './respond.js';
 import { explorerRoute } from './routes/explorer.js';
 import { graphqlRoute } from './routes/graphql.js';
 import { statusRoutes } from './routes/status.js';
+import { corsCheck } from './cors.js';
+import { createSubscriptionServer, type SubscriptionServer } from '../subscriptions/server.js';
 import { buildServices, createGatewayLogger, type Stores } from './services.js';
 
 export interface GatewayOptions {
@@ -43,6 +46,7 @@ export interface Gateway {
   readonly server: Server;
   readonly services: Services;
   readonly apollo: ApolloServer<Context>;
+  readonly subscriptions: SubscriptionServer;
   /** http://host:port once listening. */
   url: string;
   listen(port?: number, host?: string): Promise<string>;
@@ -86,10 +90,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ? new FastPath({ schema, rules, maxTokens: config.limits.tokens, introspection: config.introspection, formatError, metrics: services.metrics, maxBytes: config.limits.documentCacheBytes })
     : undefined;
   const graphql = graphqlRoute({ config, services, apollo, fastPath: fast, closing: () => phase === 'stopping' });
+  const subscriptions = createSubscriptionServer({ config, schema, services, rules, format: (e) => formatError(e.toJSON(), e) });
+  const streamCors = corsCheck(config.corsOrigins);
   const ping = options.stores?.ping ?? redis?.ping ?? (() => services.sessions.store.ping());
   const routes: Record<string, Route> = {
     ...statusRoutes({ demo: config.demo, metrics: services.metrics, ready: async () => phase === 'serving' && (await ping()) }),
     '/': explorerRoute(config.production, page),
+    '/graphql/stream': (req, res) => (streamCors(req, res) ? subscriptions.sse(req, res) : undefined),
   };
   const server = httpServer(logger, async (req, res) => {
     const url = req.url ?? '/';
@@ -101,12 +108,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const route = routes[path];
     return route ? route(req, res) : sendJson(res, 404, { error: 'Not found' });
   });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (phase !== 'serving' || !subscriptions.upgrade(req, socket, head)) socket.destroy();
+  });
   if (options.onClose) disposers.unshift(options.onClose);
 
   const gateway: Gateway = {
     server,
     services,
     apollo,
+    subscriptions,
     url: '',
     async listen(port = config.port, host = config.host) {
       gateway.url = await listen(server, port, host);
@@ -116,6 +127,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     async close() {
       if (phase === 'stopping' || phase === 'stopped') return;
       phase = 'stopping';
+      // Subscriptions never end by themselves: end them (with a final answer) before draining.
+      await subscriptions.close();
       await drain(server, config.upstreamTimeoutMs + 5_000);
       // Released in reverse order of creation: Apollo, vendor clients, sessions, Redis, then the caller's.
       for (const dispose of disposers.reverse()) await dispose();

@@ -70,7 +70,7 @@ export function buildServices(options: ServiceOptions): Services {
       ownerOf: (client) => createHmac('sha256', keys.hashing).update(`client\u0000${client}`).digest('base64url'),
     },
   );
-  const gateway = { upstreamTimeoutMs: config.upstreamTimeoutMs, vendorQueue: config.limits.vendorQueue };
+  const gateway = { upstreamTimeoutMs: config.upstreamTimeoutMs, vendorQueue: config.limits.vendorQueue, subscriptionEventBuffer: config.subscriptions.eventBuffer };
   const deps: VendorDeps = { gateway, logger, metrics, tokens, limiter, sealer, loginThrottle, sessions, clock };
   const vendors = new Map<string, VendorEntry>();
   for (const module of options.modules) {

@@ -1,9 +1,9 @@
 import type { VendorModule } from '../vendors/module.js';
 import { VENDORS } from '../vendors/registry.js';
 import { EnvReader, type Env } from './env.js';
-import type { Config, Limits, SessionLimits } from './types.js';
+import type { Config, Limits, SessionLimits, SubscriptionLimits } from './types.js';
 
-export type { Config, Limits, SessionLimits } from './types.js';
+export type { Config, Limits, SessionLimits, SubscriptionLimits } from './types.js';
 
 /**
  * Configuration is read once, at start-up, from the environment (and `.env`). Every problem is
@@ -34,7 +34,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   if (demoRaw !== undefined && demoRaw !== 'true' && demoRaw !== 'false') reader.problem('DEMO', 'must be true or false');
   const anyVendor = modules.some((m) => reader.setWithPrefix(m.prefix).length > 0);
   const demo = demoRaw === 'true' || (demoRaw !== 'false' && !anyVendor);
-  const config: Config = { ...readGateway(reader, demo), login: readLogin(reader), limits: readLimits(reader), sessions: readSessions(reader), vendors: {} };
+  const config: Config = { ...readGateway(reader, demo), login: readLogin(reader), limits: readLimits(reader), sessions: readSessions(reader), subscriptions: readSubscriptions(reader), vendors: {} };
   // In demo mode the vendors are the in-process simulators: DEMO=true ignores whatever vendor
   // variables are set, until the demo passes its own (`demoVendors`).
   if (demoRaw !== 'true' || options.demoVendors === true) {
@@ -48,7 +48,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   return config;
 }
 
-type GatewaySettings = Omit<Config, 'login' | 'limits' | 'sessions' | 'vendors'>;
+type GatewaySettings = Omit<Config, 'login' | 'limits' | 'sessions' | 'subscriptions' | 'vendors'>;
 
 function readGateway(env: EnvReader, demo: boolean): GatewaySettings {
   const production = env.env.NODE_ENV === 'production';
@@ -124,5 +124,14 @@ function readSessions(env: EnvReader): SessionLimits {
     max: env.int('SESSIONS_MAX', 100_000, 1, 100_000_000),
     maxPerClient: env.int('SESSIONS_MAX_PER_CLIENT', 1000, 1, 100_000_000),
     newPerClientPerMinute: env.int('SESSIONS_NEW_PER_CLIENT', 60, 1, 1000),
+  };
+}
+
+function readSubscriptions(env: EnvReader): SubscriptionLimits {
+  return {
+    perConnection: env.int('SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 10_000),
+    perSession: env.int('SUBSCRIPTIONS_PER_SESSION', 50, 1, 100_000),
+    connectionsPerClient: env.int('SUBSCRIPTION_CONNECTIONS_PER_CLIENT', 20, 1, 100_000),
+    eventBuffer: env.int('SUBSCRIPTION_EVENT_BUFFER', 100, 1, 100_000),
   };
 }

@@ -23,6 +23,7 @@ export interface Config {
   login: { maxFailures: number; windowMs: number; maxFailuresPerClient: number };
   limits: Limits;
   sessions: SessionLimits;
+  subscriptions: SubscriptionLimits;
   /** Each enabled vendor's own configuration, by module key; a vendor not here is disabled. */
   vendors: Record<string, unknown>;
 }
@@ -55,4 +56,16 @@ export interface SessionLimits {
   maxPerClient: number;
   /** New sessions a client address may start a minute (successful logins without a session). */
   newPerClientPerMinute: number;
+}
+
+/** What live subscriptions may hold (README, "Limits and abuse"). */
+export interface SubscriptionLimits {
+  /** Subscriptions one WebSocket connection may run at once. */
+  perConnection: number;
+  /** Subscriptions one session may run at once, over all its connections. */
+  perSession: number;
+  /** WebSocket connections and event streams one client address may hold open. */
+  connectionsPerClient: number;
+  /** Events kept for a subscriber that reads slower than they come (event streams; value streams keep one). */
+  eventBuffer: number;
 }

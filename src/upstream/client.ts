@@ -14,6 +14,7 @@ import type { Metrics, UpstreamSeries } from '../metrics.js';
 import type { AdaptiveConcurrency, ConcurrencyGate, RateLimiter, RateRule, WaitBounds } from '../limits/rate-limiter.js';
 import { ClientGoneError, type CallScope } from '../limits/request-scope.js';
 import type { Clock } from '../clock.js';
+import { SseHandler, type StreamListener } from './sse.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -72,6 +73,16 @@ export interface UpstreamClientOptions {
   maxAttempts?: number;
   /** The gateway's clock (deadlines are epoch ms on it). */
   clock?: Clock;
+}
+
+/** A long-lived GET answered with server-sent events. */
+export interface StreamCall {
+  /** Fixed name for metrics and logs, e.g. `stream.heartbeat`. */
+  operation: string;
+  path: string;
+  headers?: Record<string, string>;
+  /** Cut the stream when it says nothing for this long (0: never; TCP keep-alive still notices a dead peer). */
+  idleMs?: number;
 }
 
 /** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
@@ -231,6 +242,7 @@ export class UpstreamClient {
       // TCP and TLS get the vendor's timeout, not undici's 10 s; a connector of our own (pinning)
       // carries its own.
       connect: typeof options.connect === 'function' ? options.connect : { timeout: options.timeoutMs, ...options.connect },
+      // -1: no limit, for a client of long-lived event streams (each event is bounded by its parser).
       maxResponseSize: options.maxResponseBytes ?? 2 * 1024 * 1024,
     });
     this.debug = options.logger.isLevelEnabled('debug');
@@ -367,7 +379,7 @@ export class UpstreamClient {
     }
   }
 
-  private translate(error: unknown, call: UpstreamCall, seconds: number): SwitchboardError {
+  private translate(error: unknown, call: { operation: string }, seconds: number): SwitchboardError {
     const { vendor, options } = this;
     const code = (error as { code?: string })?.code;
     const cause = (error as { cause?: { code?: string } })?.cause;
@@ -403,6 +415,40 @@ export class UpstreamClient {
     let series = this.seriesByOperation.get(operation);
     if (!series) this.seriesByOperation.set(operation, (series = this.options.metrics.upstreamOf(this.vendor, operation)));
     return series;
+  }
+
+  /**
+   * Opens an event stream on this client's origin. The answer's headers must come within the
+   * vendor timeout; the body then has no overall limit (it is meant to last), only the idle cut and
+   * the parser's per-event bound. The owner reopens it when it ends, if it still wants it.
+   */
+  openStream(call: StreamCall, listener: StreamListener): { close(): void } {
+    const started = performance.now();
+    const series = this.series(call.operation);
+    let closedByUs = false;
+    const handler = new SseHandler(
+      {
+        onOpen: (status, headers) => {
+          series.record(this.isThrottle(status, headers) ? 'throttled' : status < 300 ? 'ok' : status < 500 ? 'client_error' : 'server_error', (performance.now() - started) / 1000);
+          listener.onOpen(status, headers);
+        },
+        onEvent: (event) => listener.onEvent(event),
+        onEnd: (error) => {
+          // Our own close is no failure; anything else is logged (never with the request's headers).
+          if (error && !closedByUs) this.translate(error, call, (performance.now() - started) / 1000);
+          listener.onEnd(error);
+        },
+      },
+      call.idleMs ?? 0,
+    );
+    const headers = { accept: 'text/event-stream', 'cache-control': 'no-cache', ...call.headers };
+    this.pool.dispatch({ method: 'GET', path: this.basePath + call.path, headers, headersTimeout: this.options.timeoutMs, bodyTimeout: 0 }, handler);
+    return {
+      close: () => {
+        closedByUs = true;
+        handler.close();
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -49,7 +49,7 @@ export interface VendorClient {
 /** Process-wide services every vendor client is built from. */
 export interface VendorDeps {
   /** The gateway's settings vendors read: timeouts and queue bounds. */
-  gateway: { upstreamTimeoutMs: number; vendorQueue: number };
+  gateway: { upstreamTimeoutMs: number; vendorQueue: number; subscriptionEventBuffer: number };
   logger: Logger;
   metrics: Metrics;
   tokens: TokenCache;

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startDemo, type Demo } from '../../simulators/demo.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { cleanEnv, ROOT } from '../helpers/process.js';
+import { subscribe } from '../helpers/subscriptions.js';
+import type { NurevaSimulator } from '../../simulators/nureva/simulator.js';
 
 /**
  * The README's shell blocks, run as written: the quick start as a user types it, the `gql` examples
@@ -28,7 +30,7 @@ function operations(block: string): string[] {
   const lines = block.split('\n').filter((l) => !l.trim().startsWith('#'));
   const ops: string[][] = [];
   for (const line of lines) {
-    if (/^(query|mutation)\b|^\{/.test(line)) ops.push([line]);
+    if (/^(query|mutation|subscription)\b|^\{/.test(line)) ops.push([line]);
     else if (line.trim() && ops.length) ops[ops.length - 1]!.push(line);
   }
   return ops.map((o) => o.join('\n'));
@@ -49,8 +51,8 @@ describe('the README', () => {
 
   const helper = shellBlocks.find((b) => b.startsWith('gql() {'))!;
 
-  test('has the quick start and the gql examples as shell blocks, and no other', () => {
-    expect(shellBlocks).toHaveLength(2);
+  test('has the quick start, the gql examples and the event-stream example as shell blocks, and no other', () => {
+    expect(shellBlocks).toHaveLength(3);
     expect(shellBlocks[0]).toMatch(/^npm install && npm start\s/);
     expect(helper).toBeDefined();
   });
@@ -72,6 +74,22 @@ describe('the README', () => {
     let token = '';
     for (const block of graphqlBlocks.filter((b) => !b.includes('type Query') && !b.includes('interface User'))) {
       for (const op of operations(block)) {
+        if (op.startsWith('subscription')) {
+          // Over the WebSocket, as Sandbox or Apollo Client would: the first answer has data.
+          const room = demo.sim<Map<string, NurevaSimulator>>('nureva').get('room-101')!;
+          const live = subscribe('ws', gw.url, token, op);
+          const pulling = setInterval(() => room.pullCable(room.deviceStatus === 'Ok'), 500);
+          try {
+            const first = await live.waitFor(() => true, 10_000);
+            expect([op, first.errors, first.data && Object.keys(first.data)]).toEqual([op, undefined, [expect.any(String)]]);
+          } finally {
+            clearInterval(pulling);
+            live.close();
+            room.pullCable(false);
+          }
+          ran++;
+          continue;
+        }
         const { code, stdout, stderr } = await bash(`${define}\ngql "$OP"`, { ...cleanEnv(), SWITCHBOARD_URL: gw.url, TOKEN: token, OP: op });
         expect([op, code, stderr]).toEqual([op, 0, '']);
         const answer = JSON.parse(stdout) as { data?: Record<string, { token?: string } | null>; errors?: unknown };
@@ -83,8 +101,17 @@ describe('the README', () => {
         ran++;
       }
     }
-    expect(ran).toBeGreaterThanOrEqual(14);
+    expect(ran).toBeGreaterThanOrEqual(18);
   }, 120_000);
+
+  test('the event-stream example runs as written: the first answers of a subscription', async () => {
+    const block = shellBlocks.find((b) => b.includes('/graphql/stream'))!;
+    const login = await gw.gql<{ loginNureva: { token: string } }>('mutation { loginNureva(deviceId: "room-101", account: GENERAL, password: "") { token } }');
+    const { code, stdout, stderr } = await bash(block, { ...cleanEnv(), SWITCHBOARD_URL: gw.url, TOKEN: login.data!.loginNureva.token });
+    expect([code, stderr]).toEqual([0, '']);
+    expect(stdout).toContain('event: next');
+    expect(stdout).toMatch(/"deviceConnection":\{"online":true,"at":"[^"]+"\}/);
+  });
 
   test('the quick start runs as written: npm install && npm start serves the demo', async () => {
     // `npm test`, its second line, is what runs this test (and CI runs it).

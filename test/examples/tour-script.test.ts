@@ -22,9 +22,9 @@ describe('npm run example, as a user runs it', () => {
     });
     expect([code, stderr.trim()]).toEqual([0, '']);
     expect(stdout).toContain(`No demo at http://127.0.0.1:${port}: starting one in this process.`);
-    const steps = stdout.split('\n').filter((l) => /^ ?\d\. /.test(l));
-    expect(steps.map((l) => Number(l.trim().split('.')[0]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    for (const what of ['signupClient', 'loginNexudus', 'loginNureva', 'session', 'nuveqUsers', 'device room-101 audio', 'changeDeviceVolume', 'impersonateNexudusUser', 'logout']) {
+    const steps = stdout.split('\n').filter((l) => /^ ?\d+\. /.test(l));
+    expect(steps.map((l) => Number(l.trim().split('.')[0]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (const what of ['signupClient', 'loginNexudus', 'loginNureva', 'session', 'nuveqUsers', 'device room-101 audio', 'changeDeviceVolume', 'live room-101', 'impersonateNexudusUser', 'logout']) {
       expect(stdout).toContain(what);
     }
     expect(stdout).toContain('session afterwards: null');

@@ -1,6 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { createSwitchboardClient, errorCode, type SwitchboardClient } from '../../sdk/index.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { NurevaSimulator } from '../../simulators/nureva/simulator.js';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { createSwitchboardClient, errorCode, SUBSCRIPTION_NAMES, type SwitchboardClient } from '../../sdk/index.js';
 import { startDemo, type Demo } from '../../simulators/demo.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { ROOT } from '../helpers/process.js';
@@ -52,6 +56,40 @@ describe('the generated SDK against a real server', () => {
     expect((await sb.Logout()).logout).toBe(true);
     expect(sb.token).toBeUndefined();
     expect((await sb.Session()).session).toBeNull();
+  });
+
+  test('every subscription runs through the SDK as a typed iterator; one the gateway ends throws with its code', async () => {
+    const live = createSwitchboardClient(`${gw.url}/graphql`, { webSocketImpl: WebSocket });
+    await live.LoginNureva({ deviceId: 'room-101', account: 'MONITOR', password: 'monitor-demo' });
+    const connection = live.DeviceConnection({ deviceId: 'room-101' });
+    expect((await connection.next()).value).toMatchObject({ deviceConnection: { deviceId: 'room-101', online: true } });
+    const sound = live.DeviceSoundLocation({ deviceId: 'room-101' });
+    expect((await sound.next()).value?.deviceSoundLocation.deviceId).toBe('room-101');
+    const metrics = live.DeviceMetrics({ deviceId: 'room-101' });
+    expect((await metrics.next()).value?.deviceMetrics.backgroundNoise).toEqual(expect.any(Number));
+    await Promise.all([connection.return!(), sound.return!(), metrics.return!()]);
+    // MONITOR may not read the event stream.
+    const refused = await live.DeviceEvents({ deviceId: 'room-101' }).next().catch((e: unknown) => e);
+    expect(errorCode(refused)).toBe('FORBIDDEN');
+    await live.LoginNureva({ deviceId: 'room-101', account: 'GENERAL', password: '' });
+    const events = live.DeviceEvents({ deviceId: 'room-101' });
+    const next = events.next();
+    await new Promise((r) => setTimeout(r, 300));
+    const room = demo.sim<Map<string, NurevaSimulator>>('nureva').get('room-101')!;
+    room.pullCable();
+    expect((await next).value?.deviceEvents).toMatchObject({ source: '/api/v1/audio/hardware', hardware: { deviceStatus: 'CableUnplugged' } });
+    room.pullCable(false);
+    await live.Logout();
+    const ended = await events.next().then(() => events.next()).catch((e: unknown) => e);
+    expect(errorCode(ended)).toBe('UNAUTHENTICATED');
+    await live.close();
+  });
+
+  test('the SDK has a method for every subscription in sdk/operations', () => {
+    const dir = join(ROOT, 'sdk', 'operations');
+    const all = readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    const declared = [...new Set([...all.matchAll(/subscription (\w+)/g)].map((m) => m[1]))].sort();
+    expect([...SUBSCRIPTION_NAMES].sort()).toEqual(declared);
   });
 
   test('errors keep their code', async () => {

@@ -32,5 +32,14 @@ export async function typeLevelChecks(): Promise<void> {
   const typed: NuveqUserQuery = await request('http://127.0.0.1:4000/graphql', NuveqUserDocument, { userId: '1001' });
   // @ts-expect-error variables are typed too
   await request('http://127.0.0.1:4000/graphql', NuveqUserDocument, { userId: false });
+  // Subscriptions: typed iterators, typed variables.
+  for await (const event of sb.DeviceConnection({ deviceId: 'room-101' })) {
+    const online: boolean = event.deviceConnection.online;
+    // @ts-expect-error the subscription does not select such a field
+    void event.deviceConnection.password;
+    void online;
+  }
+  // @ts-expect-error deviceId is required
+  sb.DeviceEvents({});
   void [name, department, typed];
 }

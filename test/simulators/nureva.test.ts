@@ -83,3 +83,87 @@ describe('Nureva simulator', () => {
     }
   });
 });
+
+/** The device's event streams (vendor facts, "Streams"), read with a plain HTTPS client. */
+describe('Nureva simulator: streams', () => {
+  const { Agent, request } = undiciModule;
+  const clientHeaders = { 'nureva-client-id': 'test', 'nureva-client-version': '1' };
+  let room: NurevaSimulator;
+  let agent: InstanceType<typeof Agent>;
+  beforeAll(async () => {
+    room = await startNureva({ accounts: { monitor: { enabled: true, password: PASSWORDS.monitor } }, heartbeatMs: 200, soundLocationMs: 50, metricsMs: 100 });
+    agent = new Agent({ connect: { ca: room.certificate } });
+  });
+  afterAll(async () => {
+    await agent.close();
+    await room.stop();
+  });
+
+  async function login(account: string, password: string): Promise<string> {
+    const res = await request(`${room.url}/api/v1/auth/login`, { dispatcher: agent, method: 'POST', headers: { ...clientHeaders, 'content-type': 'application/json' }, body: JSON.stringify({ account, password }) });
+    return `Nureva ${((await res.body.json()) as { authParameters: string }).authParameters}`;
+  }
+
+  /** Reads a stream for `ms` and returns its status, content type and text. */
+  async function read(path: string, ms: number, headers: Record<string, string> = {}): Promise<{ status: number; type: unknown; text: string }> {
+    const controller = new AbortController();
+    const res = await request(`${room.url}${path}`, { dispatcher: agent, headers: { ...clientHeaders, ...headers }, signal: controller.signal });
+    let text = '';
+    const timer = setTimeout(() => controller.abort(), ms);
+    try {
+      for await (const chunk of res.body) text += String(chunk);
+    } catch {
+      // aborted: the stream was read for long enough
+    }
+    clearTimeout(timer);
+    return { status: res.statusCode, type: res.headers['content-type'], text };
+  }
+
+  test('heartbeat: no login, `event: heartbeat` / `data: .` / `retry` on the documented rhythm', async () => {
+    const r = await read('/api/v1/heartbeat', 700);
+    expect(r.status).toBe(200);
+    expect(r.type).toBe('text/event-stream');
+    expect(r.text.match(/event: heartbeat\ndata: \.\nretry: 200\n\n/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+
+  test('data: monitor or higher; sound location and metrics as documented; `events=` filters by type', async () => {
+    const monitor = await login('monitor', PASSWORDS.monitor);
+    const all = await read('/api/v1/data', 400, { authorization: monitor });
+    expect(all.text).toMatch(/event: soundLocation\ndata: \{"powerLevel":\d+,"time":"[^"]+","coordinates":\{"x":-?\d+,"y":-?\d+\},"triggeredZones":\[.*\],"version":3,"flags":\{/);
+    expect(all.text).toMatch(/event: deviceMetrics\ndata: \{"backgroundNoise":\d+\}/);
+    const metricsOnly = await read('/api/v1/data?events=deviceMetrics', 400, { authorization: monitor });
+    expect(metricsOnly.text).toContain('deviceMetrics');
+    expect(metricsOnly.text).not.toContain('soundLocation');
+  });
+
+  test('a missing or stale token gets 401 before any event; events need general or higher', async () => {
+    expect((await read('/api/v1/data', 200)).status).toBe(401);
+    expect((await read('/api/v1/events', 200, { authorization: 'Nureva stale' })).status).toBe(401);
+    const monitor = await login('monitor', PASSWORDS.monitor);
+    expect((await read('/api/v1/events', 200, { authorization: monitor })).status).toBe(403);
+  });
+
+  test('events: named by path or label, the body the endpoint would return (the admin’s with its code)', async () => {
+    const admin = await login('admin', 'ABC-DEF-GHJ');
+    const reading = read('/api/v1/events', 500, { authorization: admin });
+    await new Promise((r) => setTimeout(r, 200));
+    room.pullCable();
+    room.streams.emit('usbConnection', () => ({ connected: true }));
+    const r = await reading;
+    expect(r.text).toMatch(/event: \/api\/v1\/audio\/hardware\ndata: \{[^\n]*"deviceStatus":"CableUnplugged"[^\n]*"enrollmentCode":"ABC-DEF-GHJ"\}/);
+    expect(r.text).toContain('event: usbConnection\ndata: {"connected":true}');
+    room.pullCable(false);
+  });
+
+  test('stream requests have their own limit a minute (60 by default; lowered here), apart from the other calls', async () => {
+    room.streamRateLimit = room.log.filter((r) => /^\/api\/v1\/(heartbeat|data|events)$/.test(r.path)).length + 1;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await read('/api/v1/heartbeat', 30)).status);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(room.refusedStreams).toBeGreaterThan(0);
+    // The 600 a minute of the other calls are untouched.
+    const res = await request(`${room.url}/api/v1`, { dispatcher: agent, headers: clientHeaders });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+  });
+});

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
-import cors from 'cors';
 import type { Config } from '../../config/types.js';
 import { Context, type Services } from '../../graphql/context.js';
 import type { FastPath } from '../../graphql/fast-path.js';
 import { CSRF_MESSAGE, csrfBlocked, isJsonType, listLimitMessage, mediaEssence, oversizedList } from '../request-checks.js';
 import { bearerToken, HttpRequestInfo, MAX_BODY_BYTES, readBody, requestScope, variablesOfQueryString } from '../request-info.js';
 import { sendErrors } from '../respond.js';
+import { corsCheck } from '../cors.js';
 
 export interface GraphqlRouteOptions {
   config: Config;
@@ -26,11 +26,11 @@ type Body = { ok: true; body: unknown } | { ok: false };
  */
 export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessage, res: ServerResponse, search: string) => Promise<void> {
   const { config, services, apollo, fastPath } = options;
-  const corsHandler = config.corsOrigins.length ? cors({ origin: config.corsOrigins, methods: ['GET', 'POST'], allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name'], maxAge: 600 }) : undefined;
+  const corsPassed = corsCheck(config.corsOrigins);
   const untrustedProxy = warnOnce(services);
 
   return async (req, res, search) => {
-    if (corsHandler && !preflightPassed(corsHandler, req, res)) return;
+    if (!corsPassed(req, res)) return;
     // A browser asking for the explorer page is not a GraphQL request: Apollo serves the page (or,
     // where it does not, applies the same CSRF rule itself).
     const wantsPage = req.method === 'GET' && /text\/html/i.test(req.headers.accept ?? '');
@@ -56,13 +56,6 @@ export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessag
     }
     await viaApollo(apollo, req, res, search, read.body, context);
   };
-}
-
-/** Runs CORS; false when it answered the request itself (a preflight). */
-function preflightPassed(handler: ReturnType<typeof cors>, req: IncomingMessage, res: ServerResponse): boolean {
-  let next = false;
-  handler(req, res, () => (next = true));
-  return next;
 }
 
 /** The body, parsed as JSON for a JSON media type, or as text; undefined after answering 413 or 400. */

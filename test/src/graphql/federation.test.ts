@@ -84,6 +84,10 @@ describe('Federation 2 subgraph', () => {
       { name: 'directory', typeDefs: directoryTypeDefs, url: directoryUrl },
     ]);
     expect(composed.errors).toBeUndefined();
+    // The subscriptions compose with it, owned by this subgraph (where a router sends them).
+    const subscription = /type Subscription\s+@join__type\(graph: SWITCHBOARD\)\s*\{([^}]*)\}/.exec(composed.supergraphSdl!)?.[1] ?? '';
+    for (const field of ['deviceConnection', 'deviceSoundLocation', 'deviceMetrics', 'deviceEvents']) expect(subscription).toContain(`${field}(deviceId: ID!)`);
+    expect(composed.supergraphSdl).toMatch(/subscription: Subscription/);
     const gateway = new ApolloServer<{ authorization?: string }>({
       gateway: new ApolloGateway({
         supergraphSdl: composed.supergraphSdl!,
