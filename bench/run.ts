@@ -12,7 +12,9 @@ import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.
  * interleaved in rounds, every sampled answer checked before it counts.
  *
  * Options: --rounds N (3), --duration S (10), --latency MS (0), --label TEXT, --skip-d, --d-seconds S (90),
- *          --only A,B,C,D,S (all; A and B always run, as the hot path's measurement, so it selects C, D and S)
+ *          --only A,B,C,D,S (all; A and B always run, as the hot path's measurement, so it selects C, D and S),
+ *          --compare NAME=path/to/dist/src/app/main.js (repeatable: another build of the gateway in A's rounds, e.g. the
+ *          commit before a change), --no-traced (skip A with tracing on)
  */
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
@@ -30,6 +32,9 @@ const LABEL = opt('label', 'run');
 const D_SECONDS = Number(opt('d-seconds', '90'));
 const ONLY = new Set(opt('only', 'A,B,C,D,S').split(',').map((w) => w.trim().toUpperCase()));
 const SKIP_D = process.argv.includes('--skip-d') || !ONLY.has('D');
+const TRACED = !process.argv.includes('--no-traced');
+/** Other gateway builds to run in A's rounds, by name. */
+const COMPARE = process.argv.flatMap((a, i) => (a === '--compare' && process.argv[i + 1] ? [process.argv[i + 1]!.split('=') as [string, string]] : []));
 
 const hasTaskset = (() => {
   try {
@@ -94,6 +99,26 @@ function start(script: string, args: string[], env: Record<string, string>, core
     child.stdout!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${script} exited ${code}: ${stderr}`)));
   });
+}
+
+/** An OTLP/HTTP receiver that takes every export and keeps nothing (A with tracing on sends here). */
+async function otlpSink(): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  let spans = 0;
+  const server = createServer((req, res) => {
+    req.on('data', () => void spans++);
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 /** CPU seconds (user + system) the process has used, from the kernel's own accounting. */
@@ -253,18 +278,38 @@ async function main(): Promise<void> {
   };
   const bBaseline = { ...aBaseline, path: '/users', body: JSON.stringify({ userIds: hundred }), check: check((d) => Array.isArray(d) && d.length === 50) };
 
-  console.log('warming up…');
-  for (const spec of [aBaseline, aGateway, bBaseline, bGateway]) await load({ ...spec, duration: 2 });
-
-  const a: Array<{ baseline: LoadResult; gateway: LoadResult; ratio: number }> = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    // Alternate who goes first, so drift in the machine does not favour one side.
-    const order = r % 2 === 0 ? (['baseline', 'gateway'] as const) : (['gateway', 'baseline'] as const);
-    const res: Record<string, LoadResult> = {};
-    for (const who of order) res[who] = await load({ ...(who === 'gateway' ? aGateway : aBaseline), duration: DURATION });
-    a.push({ baseline: res.baseline!, gateway: res.gateway!, ratio: res.gateway!.rps / res.baseline!.rps });
-    console.log(`A round ${r + 1}: baseline ${round(res.baseline!.rps)} req/s, gateway ${round(res.gateway!.rps)} req/s (ratio ${round(res.gateway!.rps / res.baseline!.rps, 2)}), gateway CPU ${round(res.gateway!.cpuUsPerRequest)} µs/req`);
+  // A's other contenders: the gateway with tracing on (every request sampled, to a local OTLP
+  // receiver), and any other build named with --compare; each logged in like the gateway.
+  const others = new Map<string, { spec: typeof aGateway; stop(): Promise<void> }>();
+  const sink = TRACED ? await otlpSink() : undefined;
+  const contenders: Array<[string, string, Record<string, string>]> = [
+    ...(sink ? [['traced', resolve(DIST, 'src/app/main.js'), { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' }] as [string, string, Record<string, string>]] : []),
+    ...COMPARE.map(([name, main]) => [name, resolve(main), {}] as [string, string, Record<string, string>]),
+  ];
+  for (const [name, main, env] of contenders) {
+    const proc = await start(main, [], { ...GATEWAY_ENV, ...simEnv, ...env }, SERVER_CORE, READY);
+    const url = proc.first.url as string;
+    const t = (await gql(url, 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }')).data.loginClient.token as string;
+    others.set(name, { spec: { ...aGateway, url, headers: { authorization: `Bearer ${t}` }, pid: proc.child.pid! }, stop: proc.stop });
   }
+
+  console.log('warming up…');
+  for (const spec of [aBaseline, aGateway, ...[...others.values()].map((o) => o.spec), bBaseline, bGateway]) await load({ ...spec, duration: 2 });
+
+  const a: Array<{ baseline: LoadResult; gateway: LoadResult; ratio: number; others: Record<string, LoadResult> }> = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Rotate who goes first, so drift in the machine does not favour one side.
+    const names = ['baseline', 'gateway', ...others.keys()];
+    const order = [...names.slice(r % names.length), ...names.slice(0, r % names.length)];
+    const res: Record<string, LoadResult> = {};
+    for (const who of order) res[who] = await load({ ...(who === 'gateway' ? aGateway : who === 'baseline' ? aBaseline : others.get(who)!.spec), duration: DURATION });
+    const extra = Object.fromEntries([...others.keys()].map((k) => [k, res[k]!]));
+    a.push({ baseline: res.baseline!, gateway: res.gateway!, ratio: res.gateway!.rps / res.baseline!.rps, others: extra });
+    const more = Object.entries(extra).map(([k, v]) => `, ${k} ${round(v.rps)} req/s (ratio ${round(v.rps / res.baseline!.rps, 2)}, CPU ${round(v.cpuUsPerRequest)} µs/req)`).join('');
+    console.log(`A round ${r + 1}: baseline ${round(res.baseline!.rps)} req/s, gateway ${round(res.gateway!.rps)} req/s (ratio ${round(res.gateway!.rps / res.baseline!.rps, 2)}), gateway CPU ${round(res.gateway!.cpuUsPerRequest)} µs/req${more}`);
+  }
+  await Promise.all([...others.values()].map((o) => o.stop()));
+  await sink?.close();
 
   // B: throughput beside the baseline, and time per request against A's, one request at a time.
   const b: Array<{ baseline: LoadResult; gateway: LoadResult; ratio: number; vendorCallsPerRequest: number }> = [];
@@ -386,6 +431,16 @@ async function main(): Promise<void> {
       gateway: summary(a.map((x) => x.gateway)),
       baseline: summary(a.map((x) => x.baseline)),
       ratio: { median: round(median(ratios), 3), min: round(Math.min(...ratios), 3), max: round(Math.max(...ratios), 3) },
+      // Each other contender: its summary, its ratio to the bare proxy, and how it compares with the gateway.
+      others: Object.fromEntries(
+        [...(a[0] ? Object.keys(a[0].others) : [])].map((k) => {
+          const runs = a.map((x) => x.others[k]!);
+          const ratios = a.map((x) => x.others[k]!.rps / x.baseline.rps);
+          // Paired by round: each round's difference from the gateway's ratio, so drift between rounds cancels.
+          const diffs = a.map((x) => (x.others[k]!.rps - x.gateway.rps) / x.baseline.rps);
+          return [k, { ...summary(runs), ratio: round(median(ratios), 3), ratioMinusGateway: { median: round(median(diffs), 3), min: round(Math.min(...diffs), 3), max: round(Math.max(...diffs), 3) }, cpuUsPerRequestOverGateway: round(median(a.map((x) => x.others[k]!.cpuUsPerRequest - x.gateway.cpuUsPerRequest))) }];
+        }),
+      ),
       checked: a.reduce((n, x) => n + x.gateway.checked + x.baseline.checked, 0),
       bad: a.reduce((n, x) => n + x.gateway.bad + x.baseline.bad + x.gateway.non2xx + x.baseline.non2xx + x.gateway.errors + x.baseline.errors, 0),
       rounds: a,
@@ -454,10 +509,12 @@ function markdown(r: any): string {
     '|---|---|---|---|---|',
     row('A: bare proxy (node:http + undici)', r.A.baseline),
     row('A: Switchboard, one `nuveqUser` with a session', r.A.gateway),
+    ...Object.entries(r.A.others ?? {}).map(([k, v]: [string, any]) => row(k === 'traced' ? 'A: Switchboard with tracing on (every request, OTLP to a local receiver)' : `A: ${k}`, v)),
     row('B: bare proxy, 50 distinct users', r.B.baseline),
     row('B: Switchboard, `nuveqUsers` of 100 ids (50 distinct)', r.B.gateway),
     '',
     `- **A** ratio to the bare proxy (median of rounds, min–max): **${r.A.ratio.median}** (${r.A.ratio.min}–${r.A.ratio.max}); sampled answers checked: ${r.A.checked}, wrong: ${r.A.bad}.`,
+    ...Object.entries(r.A.others ?? {}).map(([k, v]: [string, any]) => `- **A, ${k}**: ratio ${v.ratio} (the gateway's ${r.A.ratio.median} in the same rounds; paired by round, ${k} minus gateway: ${v.ratioMinusGateway?.median} (${v.ratioMinusGateway?.min} to ${v.ratioMinusGateway?.max})); CPU per request ${v.cpuUsPerRequestOverGateway >= 0 ? '+' : ''}${v.cpuUsPerRequestOverGateway} µs beside the gateway's.`),
     `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A; the bare proxy making the same calls: ${r.B.oneAtATimeMs.baselineA} ms and ${r.B.oneAtATimeMs.baselineB} ms, ${r.B.oneAtATimeMs.baselineRatio}×; the 50 vendor calls alone, made straight from the server's core: ${r.B.oneAtATimeMs.upstreamFiftyCalls} ms, **${r.B.oneAtATimeMs.upstreamFiftyCallsRatioToA}×** A, one call ${r.B.oneAtATimeMs.upstreamOneCall} ms); ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
     r.C ? `- **C** cold start: ${r.C.answered}/${r.C.operations} Platform operations answered in ${r.C.ms} ms with **${r.C.serviceLogins}** service login(s).` : '- **C** skipped in this run.',
     r.D

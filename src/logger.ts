@@ -55,6 +55,8 @@ export interface LoggerOptions {
   level: string;
   secrets: SecretRegistry;
   destination?: DestinationStream;
+  /** Fields every line gets (the trace and span in scope, when tracing is on). */
+  mixin?: () => Record<string, string>;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -64,6 +66,7 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { service: 'switchboard' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       hooks: { streamWrite: (line) => options.secrets.scrub(line) },
+      ...(options.mixin ? { mixin: options.mixin } : {}),
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { VendorDeps } from '../../src/vendors/module.js';
+import { upstreamDefaults } from '../../src/vendors/upstream-defaults.js';
 import { safeJson, VendorApi } from '../../src/upstream/vendor-api.js';
 import type { NexudusConfig } from './config.js';
 import {
@@ -61,10 +62,7 @@ export class NexudusClient extends VendorApi {
     super();
     const common = {
       vendor: VENDOR,
-      timeoutMs: deps.gateway.upstreamTimeoutMs,
-      metrics: deps.metrics,
-      logger: deps.logger,
-      clock: deps.clock,
+      ...upstreamDefaults(deps),
       limiter: deps.limiter,
       throttleStatuses: [409, 429],
     };

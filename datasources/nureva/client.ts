@@ -1,6 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
 import type { VendorDeps } from '../../src/vendors/module.js';
+import { upstreamDefaults } from '../../src/vendors/upstream-defaults.js';
 import { VendorApi, safeJson } from '../../src/upstream/vendor-api.js';
 import type { NurevaConfig, NurevaDeviceConfig } from './config.js';
 import {
@@ -13,7 +14,7 @@ import {
   errorFromStatus,
   vendorMessage,
 } from '../../src/errors.js';
-import { CertificateMismatchError, UpstreamClient, type HttpMethod, type UpstreamResponse } from '../../src/upstream/client.js';
+import { CertificateMismatchError, UpstreamClient, type HttpMethod, type UpstreamCall, type UpstreamResponse } from '../../src/upstream/client.js';
 import type { RateRule } from '../../src/limits/rate-limiter.js';
 import type { CallScope } from '../../src/limits/request-scope.js';
 import { validatePassword } from '../../src/limits/input.js';
@@ -138,10 +139,7 @@ export class NurevaClient extends VendorApi implements StreamOpener {
       const common = {
         vendor: VENDOR,
         baseUrl: device.url,
-        timeoutMs: deps.gateway.upstreamTimeoutMs,
-        metrics: deps.metrics,
-        logger: deps.logger,
-        clock: deps.clock,
+        ...upstreamDefaults(deps),
         limiter: deps.limiter,
         connect: connectFor(device, deps.gateway.upstreamTimeoutMs),
         throttleStatuses: [429, 409],
@@ -156,6 +154,11 @@ export class NurevaClient extends VendorApi implements StreamOpener {
       heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
       requestsPerMinute: STREAM_REQUESTS_PER_MINUTE,
       dataIdleMs: 30_000,
+      eventsIdleMs: 300_000,
+      // Two thirds of the 60 a minute; the rest is kept for reopening streams that broke.
+      opensPerMinute: 40,
+      lingerMs: 1000,
+      firstStateMs: 4000,
     });
   }
 
@@ -204,7 +207,7 @@ export class NurevaClient extends VendorApi implements StreamOpener {
     operation: string,
     method: HttpMethod,
     path: string,
-    init: { json?: unknown; auth?: () => Promise<Record<string, string>>; read?: boolean; scope?: CallScope } = {},
+    init: { json?: unknown; auth?: UpstreamCall['auth']; read?: boolean; scope?: CallScope } = {},
   ): Promise<UpstreamResponse> {
     const { http } = this.entry(deviceId);
     return http.request({

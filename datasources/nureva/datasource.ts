@@ -66,7 +66,7 @@ export class NurevaDataSource {
       VENDOR,
       key,
       client.login(deviceId, account, password),
-      (token) => client.send(deviceId, operation, method, path, { ...init, scope: ctx.scope, auth: async () => ({ authorization: `Nureva ${await token()}` }) }),
+      (token) => client.send(deviceId, operation, method, path, { ...init, scope: ctx.scope, auth: async (note) => ({ authorization: `Nureva ${await token(note)}` }) }),
       (res) => res.status === 401,
       AUTH_TTL_MS,
     );

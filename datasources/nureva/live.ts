@@ -80,12 +80,14 @@ export function decodeData(deviceId: string, at: number, event: SseEvent): DataE
   return undefined;
 }
 
-/** Drops every `enrollmentCode` key, at any depth. */
+const ENROLLMENT_CODE = /enrollment_?code/i;
+
+/** Drops every `enrollmentCode` key (in any case), at any depth. */
 export function withoutEnrollmentCode(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutEnrollmentCode);
   if (!isObject(value)) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) if (key !== 'enrollmentCode') out[key] = withoutEnrollmentCode(v);
+  for (const [key, v] of Object.entries(value)) if (!ENROLLMENT_CODE.test(key)) out[key] = withoutEnrollmentCode(v);
   return out;
 }
 
@@ -99,12 +101,15 @@ export function decodeEvent(deviceId: string, at: number, event: SseEvent): Devi
   const source = event.event;
   if (parsed === undefined) {
     // Not JSON: passed on as text, unless it might carry the code we never pass on.
-    const data = event.data === '' || /enrollmentCode/i.test(event.data) ? null : event.data;
+    const data = event.data === '' || ENROLLMENT_CODE.test(event.data) ? null : event.data;
     return { deviceId, at, source, hardware: null, data };
   }
   const clean = withoutEnrollmentCode(parsed);
+  const text = JSON.stringify(clean);
+  // Still named somewhere (inside a string, say): nothing of this event's body goes out.
+  if (ENROLLMENT_CODE.test(text)) return { deviceId, at, source, hardware: null, data: null };
   const hardware = isObject(clean) && (source === HARDWARE_SOURCE || (source === 'message' && looksLikeHardware(clean))) ? (clean as NurevaHardware) : null;
-  return { deviceId, at, source, hardware, data: JSON.stringify(clean) };
+  return { deviceId, at, source, hardware, data: text };
 }
 
 /** A whole number for an Int field, or null (the device may send a fraction, or nothing). */

@@ -4,6 +4,7 @@ import type { SseEvent, StreamListener } from '../../src/upstream/sse.js';
 import type { VendorDeps } from '../../src/vendors/module.js';
 import { FanOut, type Emit, type Source } from '../../src/subscriptions/fan-out.js';
 import type { Channel } from '../../src/subscriptions/channel.js';
+import { SlidingLog } from '../../src/limits/sliding-log.js';
 import { decodeData, decodeEvent, type ConnectionState, type DataEvent, type DeviceEventModel } from './live.js';
 
 /**
@@ -35,6 +36,14 @@ export interface StreamLimits {
   requestsPerMinute: number;
   /** A data stream that says nothing for this long is reopened (it reports "at a regular interval"). */
   dataIdleMs: number;
+  /** An event stream quiet for this long is reopened (a device that lost power leaves a half-open connection). */
+  eventsIdleMs: number;
+  /** Of the stream requests a minute, at most this many open a stream for a new subscriber; the rest stay for reconnects. */
+  opensPerMinute: number;
+  /** How long a stream outlives its last subscriber (one who comes straight back reuses it). */
+  lingerMs: number;
+  /** `deviceConnection`'s first state comes within this long, even from a device that does not answer. */
+  firstStateMs: number;
 }
 
 /** How the streams reach a device: the Nureva client's side. */
@@ -52,6 +61,10 @@ export class DeviceStreams {
   private readonly open = new Map<string, number>();
   /** The login each shared stream was opened with, by fan-out key. */
   private readonly logins = new Map<string, StreamLogin>();
+  /** When streams were opened for new subscribers, per device (the last minute). */
+  private readonly opens = new Map<string, SlidingLog>();
+  /** Per device: reopen its data and event streams (its heartbeat went silent). */
+  private readonly restarts = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly opener: StreamOpener,
@@ -59,14 +72,15 @@ export class DeviceStreams {
     private readonly limits: StreamLimits,
   ) {
     const gauge = (stream: StreamName) => (n: number) => deps.metrics.upstreamStreams.set({ vendor: VENDOR, stream }, n);
-    this.heartbeat = new FanOut((deviceId, emit) => this.watchHeartbeat(deviceId, emit), { replayLast: true, onCountChange: gauge('heartbeat') });
-    this.data = new FanOut((key, emit) => this.relay('data', key, emit, (id, at, e) => decodeData(id, at, e)), { onCountChange: gauge('data') });
-    this.events = new FanOut((key, emit) => this.relay('events', key, emit, (id, at, e) => decodeEvent(id, at, e)), { onCountChange: gauge('events') });
+    const lingerMs = limits.lingerMs;
+    this.heartbeat = new FanOut((deviceId, emit) => this.watchHeartbeat(deviceId, emit), { replayLast: true, lingerMs, onCountChange: gauge('heartbeat') });
+    this.data = new FanOut((key, emit) => this.relay('data', key, emit, (id, at, e) => decodeData(id, at, e)), { lingerMs, onCountChange: gauge('data') });
+    this.events = new FanOut((key, emit) => this.relay('events', key, emit, (id, at, e) => decodeEvent(id, at, e)), { lingerMs, onCountChange: gauge('events') });
   }
 
   /** `deviceConnection`: the state now, then offline within the heartbeat timeout, online again when it resumes. */
   connection(deviceId: string): Channel<ConnectionState> {
-    if (this.heartbeat.subscribers(deviceId) === 0) this.reserve(deviceId);
+    if (!this.heartbeat.isOpen(deviceId)) this.reserve(deviceId);
     return this.heartbeat.subscribe(deviceId, { mode: 'latest' });
   }
 
@@ -95,21 +109,33 @@ export class DeviceStreams {
   }
 
   /** The fan-out key of a shared stream; a new stream counts against the device's cap first. */
-  private keyOf(name: StreamName, deviceId: string, login: StreamLogin, fanOut: { subscribers(key: string): number }): string {
+  private keyOf(name: StreamName, deviceId: string, login: StreamLogin, fanOut: { isOpen(key: string): boolean }): string {
     const key = `${deviceId}\u0000${name}\u0000${login.tokenKey}`;
-    if (fanOut.subscribers(key) === 0) {
+    if (!fanOut.isOpen(key)) {
       this.reserve(deviceId);
       this.logins.set(key, login);
     }
     return key;
   }
 
-  /** Counts a new upstream stream against the device's cap, or refuses the subscription. */
+  /**
+   * Counts a new upstream stream against the device's cap, and against the share of its stream
+   * requests that new subscribers may spend (subscribing and leaving in a loop must not starve the
+   * reconnects of the streams others watch), or refuses the subscription.
+   */
   private reserve(deviceId: string): void {
     const open = this.open.get(deviceId) ?? 0;
     if (open >= this.limits.perDevice) {
       throw new RateLimitedError(5, `This device already serves ${this.limits.perDevice} streams (NUREVA_STREAMS_PER_DEVICE); retry shortly`, { vendor: VENDOR });
     }
+    const now = this.deps.clock.now();
+    const opens = this.opens.get(deviceId) ?? new SlidingLog();
+    opens.prune(now - 60_000);
+    if (opens.size >= this.limits.opensPerMinute) {
+      throw new RateLimitedError(Math.max(1, ((opens.oldest() ?? now) + 60_000 - now) / 1000), 'New streams to this device are opening too fast; retry shortly', { vendor: VENDOR });
+    }
+    opens.add(now);
+    this.opens.set(deviceId, opens);
     this.open.set(deviceId, open + 1);
   }
 
@@ -117,6 +143,11 @@ export class DeviceStreams {
     const open = (this.open.get(deviceId) ?? 1) - 1;
     if (open > 0) this.open.set(deviceId, open);
     else this.open.delete(deviceId);
+    const opens = this.opens.get(deviceId);
+    if (opens && open <= 0) {
+      opens.prune(this.deps.clock.now() - 60_000);
+      if (opens.size === 0) this.opens.delete(deviceId);
+    }
   }
 
   /**
@@ -137,10 +168,13 @@ export class DeviceStreams {
       silence = setTimeout(() => {
         silence = undefined;
         report(false);
-        // Quiet without closing: the connection is as good as gone; open a new one (within budget).
+        // Quiet without closing: the connections to it are as good as gone; open new ones (within budget).
         upstream.restart();
+        for (const restart of this.restarts.get(deviceId) ?? []) restart();
       }, this.limits.heartbeatTimeoutMs);
     };
+    // A device that neither answers nor refuses still gets a first state on time.
+    const first = setTimeout(() => online === undefined && report(false), this.limits.firstStateMs);
     const upstream = this.reconnecting('heartbeat', deviceId, undefined, {
       onOpen: () => {
         if (online === undefined) report(true);
@@ -157,10 +191,21 @@ export class DeviceStreams {
       },
       onEnd: (error) => emit.end(error),
     });
+    return this.releasing(deviceId, () => {
+      clearTimeout(first);
+      if (silence) clearTimeout(silence);
+      upstream.close();
+    });
+  }
+
+  /** A Source whose close runs once, and gives the device's stream back. */
+  private releasing(deviceId: string, close: () => void): Source {
+    let released = false;
     return {
       close: () => {
-        if (silence) clearTimeout(silence);
-        upstream.close();
+        if (released) return;
+        released = true;
+        close();
         this.release(deviceId);
       },
     };
@@ -176,13 +221,16 @@ export class DeviceStreams {
       },
       onEnd: (error) => emit.end(error),
     });
-    return {
-      close: () => {
-        upstream.close();
-        this.logins.delete(key);
-        this.release(deviceId);
-      },
-    };
+    const restart = () => upstream.restart();
+    const restarts = this.restarts.get(deviceId) ?? new Set();
+    restarts.add(restart);
+    this.restarts.set(deviceId, restarts);
+    return this.releasing(deviceId, () => {
+      upstream.close();
+      this.logins.delete(key);
+      restarts.delete(restart);
+      if (restarts.size === 0 && this.restarts.get(deviceId) === restarts) this.restarts.delete(deviceId);
+    });
   }
 
   private reconnecting(name: StreamName, deviceId: string, login: StreamLogin | undefined, on: { onOpen?(): void; onEvent(e: SseEvent): void; onDown?(): void; onEnd(error: SwitchboardError): void }): ReconnectingStream {
@@ -190,7 +238,7 @@ export class DeviceStreams {
     return new ReconnectingStream({
       budget: (signal) => deps.limiter.acquire(VENDOR, `nureva:${deviceId}:streams`, [{ limit: limits.requestsPerMinute, windowMs: 60_000 }], 60_000, signal),
       token: login && { get: () => login.token(), invalidate: (t) => login.invalidate(t) },
-      open: (token, listener) => this.opener.openStream(deviceId, name, token, listener, name === 'data' ? limits.dataIdleMs : 0),
+      open: (token, listener) => this.opener.openStream(deviceId, name, token, listener, name === 'data' ? limits.dataIdleMs : name === 'events' ? limits.eventsIdleMs : 0),
       refusal: (status) => refusal(status),
       onRetry: () => deps.metrics.upstreamStreamReconnects.inc({ vendor: VENDOR, stream: name }),
       ...on,

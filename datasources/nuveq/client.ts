@@ -1,4 +1,5 @@
 import type { VendorDeps } from '../../src/vendors/module.js';
+import { upstreamDefaults } from '../../src/vendors/upstream-defaults.js';
 import type { NuveqConfig } from './config.js';
 import { RateLimitedError, SwitchboardError, UpstreamError, UpstreamTimeoutError, errorFromStatus } from '../../src/errors.js';
 import { safeJson, VendorApi } from '../../src/upstream/vendor-api.js';
@@ -59,10 +60,7 @@ export class NuveqClient extends VendorApi {
     this.http = new UpstreamClient({
       vendor: VENDOR,
       baseUrl: config.url,
-      timeoutMs: deps.gateway.upstreamTimeoutMs,
-      metrics: deps.metrics,
-      logger: deps.logger,
-      clock: deps.clock,
+      ...upstreamDefaults(deps),
       concurrency: this.concurrency,
       throttleStatuses: [429, 503],
       connections: Math.max(CONNECTIONS, config.concurrency),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { VendorDeps } from '../../src/vendors/module.js';
+import { upstreamDefaults } from '../../src/vendors/upstream-defaults.js';
 import { safeJson, VendorApi } from '../../src/upstream/vendor-api.js';
 import type { PlatformConfig } from './config.js';
 import {
@@ -93,10 +94,7 @@ export class PlatformClient extends VendorApi {
     this.http = new UpstreamClient({
       vendor: VENDOR,
       baseUrl: config.baseUrl,
-      timeoutMs: deps.gateway.upstreamTimeoutMs,
-      metrics: deps.metrics,
-      logger: deps.logger,
-      clock: deps.clock,
+      ...upstreamDefaults(deps),
       limiter: deps.limiter,
     });
     this.serviceKey = deps.tokens.key(VENDOR, config.baseUrl, 'service', config.username, config.password);
@@ -160,8 +158,8 @@ export class PlatformClient extends VendorApi {
           headers: init.headers,
           scope: init.scope,
           rate: { key: `platform:${endpoint}`, rules: this.rules },
-          auth: async () => {
-            sent = await token();
+          auth: async (note) => {
+            sent = await token(note);
             return { authorization: `Bearer ${sent}` };
           },
         }),

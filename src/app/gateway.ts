@@ -22,6 +22,8 @@ import { explorerRoute } from './routes/explorer.js';
 import { graphqlRoute } from './routes/graphql.js';
 import { statusRoutes } from './routes/status.js';
 import { corsCheck } from './cors.js';
+import { startTracing } from '../tracing/setup.js';
+import { traceRequest } from '../tracing/spans.js';
 import { createSubscriptionServer, type SubscriptionServer } from '../subscriptions/server.js';
 import { buildServices, createGatewayLogger, type Stores } from './services.js';
 
@@ -68,26 +70,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createGatewayLogger(config, modules, options.logDestination);
   const redis = !options.stores && config.redisUrl ? await connectRedis(config, logger) : undefined;
   if (redis) disposers.push(() => redis.close());
-  const services = buildServices({ config, modules, logger, stores: options.stores ?? redis, clock: options.clock });
+  const tracing = await startTracing(config.tracing, logger);
+  // Last to go: the spans of everything else's shutdown are exported first.
+  if (tracing) disposers.push(() => tracing.shutdown());
+  const services = buildServices({ config, modules, logger, stores: options.stores ?? redis, clock: options.clock, tracing });
   disposers.push(() => services.sessions.store.close(), async () => void (await Promise.all([...services.vendors.values()].map((v) => v.client.close()))));
   let demoToken = options.demoToken;
   const examples = modules.flatMap((m) => (m.examples ? [m.examples] : []));
   const page = () => landingPageHtml({ demoToken, version: packageInfo().version, examples });
   const schema = buildSchema(modules);
   const rules = validationRules(config.limits);
-  const formatError = createFormatError({
-    production: config.production,
-    onMasked: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'),
-    onVendorDetail: (error) => {
-      const fields = { vendor: error.vendor, code: error.code, vendorAnswer: detailForLog(error.detail!) };
-      if (error.code.startsWith('UPSTREAM')) logger.warn(fields, 'a vendor answered something unusable');
-      else logger.debug(fields, 'what the vendor said');
-    },
-  });
+  const formatError = loggingFormatError(config, logger);
   const apollo = await createApollo({ config, schema, rules, formatError, logger, metrics: services.metrics, landingPage: page });
   disposers.push(() => apollo.stop());
   const fast = config.fastPath
-    ? new FastPath({ schema, rules, maxTokens: config.limits.tokens, introspection: config.introspection, formatError, metrics: services.metrics, maxBytes: config.limits.documentCacheBytes })
+    ? new FastPath({ schema, rules, maxTokens: config.limits.tokens, introspection: config.introspection, formatError, metrics: services.metrics, maxBytes: config.limits.documentCacheBytes, traced: tracing !== undefined })
     : undefined;
   const graphql = graphqlRoute({ config, services, apollo, fastPath: fast, closing: () => phase === 'stopping' });
   const subscriptions = createSubscriptionServer({ config, schema, services, rules, format: (e) => formatError(e.toJSON(), e) });
@@ -103,7 +100,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     if (phase === 'stopping') res.setHeader('connection', 'close');
-    if (path === '/graphql') return graphql(req, res, q < 0 ? '' : url.slice(q));
+    if (path === '/graphql') return tracing ? traceRequest(tracing, req, res, () => graphql(req, res, q < 0 ? '' : url.slice(q))) : graphql(req, res, q < 0 ? '' : url.slice(q));
     res.setHeader('x-content-type-options', 'nosniff');
     const route = routes[path];
     return route ? route(req, res) : sendJson(res, 404, { error: 'Not found' });
@@ -179,4 +176,17 @@ async function drain(server: Server, graceMs: number): Promise<void> {
   await stopped;
   clearInterval(sweep);
   clearTimeout(grace);
+}
+
+/** The one error format (errors.ts), with what it holds back from clients written to the log. */
+function loggingFormatError(config: Config, logger: Logger): ReturnType<typeof createFormatError> {
+  return createFormatError({
+    production: config.production,
+    onMasked: (error) => logger.error({ err: error }, 'unexpected error (masked for the client)'),
+    onVendorDetail: (error) => {
+      const fields = { vendor: error.vendor, code: error.code, vendorAnswer: detailForLog(error.detail!) };
+      if (error.code.startsWith('UPSTREAM')) logger.warn(fields, 'a vendor answered something unusable');
+      else logger.debug(fields, 'what the vendor said');
+    },
+  });
 }

@@ -11,6 +11,8 @@ import { LoginThrottle, MemoryFailureStore, type FailureStore } from '../limits/
 import { RateLimiter, type RateStore } from '../limits/rate-limiter.js';
 import { createLogger, SecretRegistry, type Logger } from '../logger.js';
 import { Metrics } from '../metrics.js';
+import { logFields } from '../tracing/spans.js';
+import type { Tracing } from '../tracing/setup.js';
 import type { VendorDeps, VendorModule } from '../vendors/module.js';
 
 /** Shared state: in-process by default, Redis for many replicas (or fakes, in tests). */
@@ -28,6 +30,7 @@ export interface ServiceOptions {
   logger: Logger;
   stores?: Stores;
   clock?: Clock;
+  tracing?: Tracing;
 }
 
 /** Every configured secret value (the gateway's and each vendor's), so log lines can never carry them. */
@@ -36,6 +39,8 @@ export function secretsOf(config: Config, modules: readonly VendorModule[]): Sec
   secrets.add(config.sessionSecret);
   const redisPassword = config.redisUrl ? new URL(config.redisUrl).password : '';
   secrets.add(redisPassword ? decodeURIComponent(redisPassword) : undefined);
+  // A collector's credentials travel in the exporter's headers.
+  for (const value of Object.values(config.tracing?.headers ?? {})) secrets.add(value);
   for (const module of modules) {
     const vendorConfig = config.vendors[module.key];
     if (vendorConfig !== undefined) for (const secret of module.secrets(vendorConfig)) secrets.add(secret);
@@ -44,7 +49,8 @@ export function secretsOf(config: Config, modules: readonly VendorModule[]): Sec
 }
 
 export function createGatewayLogger(config: Config, modules: readonly VendorModule[], destination?: DestinationStream): Logger {
-  return createLogger({ level: config.logLevel, secrets: secretsOf(config, modules), destination });
+  // With tracing on, a line written while a request or a vendor call runs names its trace and span.
+  return createLogger({ level: config.logLevel, secrets: secretsOf(config, modules), destination, mixin: config.tracing ? logFields : undefined });
 }
 
 /** The process-wide services: keys, token cache, budgets, throttles, sessions, and each configured vendor's client. */
@@ -71,7 +77,7 @@ export function buildServices(options: ServiceOptions): Services {
     },
   );
   const gateway = { upstreamTimeoutMs: config.upstreamTimeoutMs, vendorQueue: config.limits.vendorQueue, subscriptionEventBuffer: config.subscriptions.eventBuffer };
-  const deps: VendorDeps = { gateway, logger, metrics, tokens, limiter, sealer, loginThrottle, sessions, clock };
+  const deps: VendorDeps = { gateway, logger, metrics, tokens, limiter, sealer, loginThrottle, sessions, clock, tracing: options.tracing };
   const vendors = new Map<string, VendorEntry>();
   for (const module of options.modules) {
     const vendorConfig = config.vendors[module.key];

@@ -37,12 +37,19 @@ export interface TokenSealer {
   open(sealed: string): string | undefined;
 }
 
+/** Told where a token came from (a traced vendor call records it). */
+export interface TokenSourceNote {
+  tokenSource?: 'cache' | 'login' | 'refresh';
+}
+
 interface FetchContext {
   vendor: VendorName;
   login: () => Promise<TokenGrant>;
   defaultTtlMs: number;
   /** Set when this caller's fetch ran the login, so the others count as hits. */
   ran: boolean;
+  /** Set when that login renewed a token that was due. */
+  renewed?: boolean;
 }
 
 export interface TokenCacheOptions {
@@ -102,10 +109,11 @@ export class TokenCache {
   }
 
   /** The cached token for `key`, logging in (once, however many callers) when missing or due. */
-  async get<M>(vendor: VendorName, key: string, login: () => Promise<TokenGrant<M>>, defaultTtlMs = 3_600_000): Promise<CachedToken<M>> {
+  async get<M>(vendor: VendorName, key: string, login: () => Promise<TokenGrant<M>>, defaultTtlMs = 3_600_000, note?: TokenSourceNote): Promise<CachedToken<M>> {
     const context: FetchContext = { vendor, login, defaultTtlMs, ran: false };
     const entry = await this.lru.fetch(key, { context });
     if (!context.ran) this.options.metrics?.tokenCache.inc({ vendor, event: 'hit' });
+    if (note) note.tokenSource = !context.ran ? 'cache' : context.renewed ? 'refresh' : 'login';
     if (!entry) throw new Error('token login returned nothing');
     return entry as CachedToken<M>;
   }
@@ -155,6 +163,7 @@ export class TokenCache {
     context: FetchContext,
   ): Promise<CachedToken> {
     context.ran = true;
+    context.renewed = stale !== undefined;
     const { vendor } = context;
     const l2 = this.options.l2;
     if (l2 && !stale) {
@@ -217,13 +226,13 @@ export async function withTokenRetry<R>(
   vendor: VendorName,
   key: string,
   login: () => Promise<TokenGrant>,
-  send: (token: () => Promise<string>) => Promise<R>,
+  send: (token: (note?: TokenSourceNote) => Promise<string>) => Promise<R>,
   isRejected: (result: R) => boolean,
   defaultTtlMs?: number,
 ): Promise<R> {
   let used: string | undefined;
-  const provider = async () => {
-    const entry = await cache.get(vendor, key, login, defaultTtlMs);
+  const provider = async (note?: TokenSourceNote) => {
+    const entry = await cache.get(vendor, key, login, defaultTtlMs, note);
     used = entry.token;
     return entry.token;
   };

@@ -1,6 +1,7 @@
 import type { VendorModule } from '../vendors/module.js';
 import { VENDORS } from '../vendors/registry.js';
 import { EnvReader, type Env } from './env.js';
+import { readTracing } from './tracing.js';
 import type { Config, Limits, SessionLimits, SubscriptionLimits } from './types.js';
 
 export type { Config, Limits, SessionLimits, SubscriptionLimits } from './types.js';
@@ -34,7 +35,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   if (demoRaw !== undefined && demoRaw !== 'true' && demoRaw !== 'false') reader.problem('DEMO', 'must be true or false');
   const anyVendor = modules.some((m) => reader.setWithPrefix(m.prefix).length > 0);
   const demo = demoRaw === 'true' || (demoRaw !== 'false' && !anyVendor);
-  const config: Config = { ...readGateway(reader, demo), login: readLogin(reader), limits: readLimits(reader), sessions: readSessions(reader), subscriptions: readSubscriptions(reader), vendors: {} };
+  const config: Config = { ...readGateway(reader, demo), login: readLogin(reader), limits: readLimits(reader), sessions: readSessions(reader), subscriptions: readSubscriptions(reader), tracing: readTracing(reader), vendors: {} };
   // In demo mode the vendors are the in-process simulators: DEMO=true ignores whatever vendor
   // variables are set, until the demo passes its own (`demoVendors`).
   if (demoRaw !== 'true' || options.demoVendors === true) {
@@ -48,7 +49,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   return config;
 }
 
-type GatewaySettings = Omit<Config, 'login' | 'limits' | 'sessions' | 'subscriptions' | 'vendors'>;
+type GatewaySettings = Omit<Config, 'login' | 'limits' | 'sessions' | 'subscriptions' | 'tracing' | 'vendors'>;
 
 function readGateway(env: EnvReader, demo: boolean): GatewaySettings {
   const production = env.env.NODE_ENV === 'production';

@@ -24,6 +24,8 @@ export interface Config {
   limits: Limits;
   sessions: SessionLimits;
   subscriptions: SubscriptionLimits;
+  /** OpenTelemetry export (the OTEL_* variables); undefined: tracing is off. */
+  tracing?: TracingConfig;
   /** Each enabled vendor's own configuration, by module key; a vendor not here is disabled. */
   vendors: Record<string, unknown>;
 }
@@ -68,4 +70,22 @@ export interface SubscriptionLimits {
   connectionsPerClient: number;
   /** Events kept for a subscriber that reads slower than they come (event streams; value streams keep one). */
   eventBuffer: number;
+}
+
+/** Where and how traces are exported (README, "Tracing"). */
+export interface TracingConfig {
+  /** The OTLP/HTTP traces URL. */
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  /** Sent with every export (a collector's API key: kept out of logs like every secret). */
+  headers: Record<string, string>;
+  exportTimeoutMs: number;
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
+  /** An OTEL_TRACES_SAMPLER name, and its argument (the ratio). */
+  sampler: string;
+  samplerArg: number;
+  batch: { scheduledDelayMillis: number; maxQueueSize: number; maxExportBatchSize: number; exportTimeoutMillis: number };
+  /** Vendor calls carry `traceparent` (off: vendors are third parties). */
+  propagateToVendors: boolean;
 }

@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Context } from './context.js';
 import { documentStore, persistedQueryStore } from './document-stores.js';
-import { landingPagePlugin, metricsPlugin, subscriptionsOverHttpPlugin } from './plugins.js';
+import { landingPagePlugin, metricsPlugin, subscriptionsOverHttpPlugin, tracingPlugin } from './plugins.js';
 
 export interface ApolloOptions {
   config: Config;
@@ -35,6 +35,7 @@ export async function createApollo(options: ApolloOptions): Promise<ApolloServer
     ApolloServerPluginInlineTraceDisabled(),
     metricsPlugin(options.metrics),
     subscriptionsOverHttpPlugin,
+    ...(config.tracing ? [tracingPlugin] : []),
     config.production ? ApolloServerPluginLandingPageDisabled() : landingPagePlugin(options.landingPage),
   ];
   const apollo = new ApolloServer<Context>({

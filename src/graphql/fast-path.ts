@@ -24,6 +24,7 @@ import { LRUCache } from 'lru-cache';
 import type { Context } from './context.js';
 import { errorCodeOf } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { requestSpan } from '../tracing/spans.js';
 import { documentBytes } from './document-stores.js';
 
 /**
@@ -52,6 +53,8 @@ export interface FastPathOptions {
   metrics: Metrics;
   /** Bytes of prepared documents kept (GRAPHQL_DOCUMENT_CACHE_BYTES). */
   maxBytes: number;
+  /** Tracing is on: the request's span learns the operation and its errors. */
+  traced?: boolean;
 }
 
 export interface FastAnswer {
@@ -155,6 +158,8 @@ export class FastPath {
     if (!prepared) return undefined;
     const { schema, metrics, formatError } = this.options;
     const { compiled } = prepared;
+    const span = this.options.traced ? requestSpan() : undefined;
+    span?.operation(prepared.operation.operation, prepared.operation.name?.value, query);
     const result = compiled
       ? await compiled.query(undefined, context, (variables as Record<string, unknown> | null) ?? {})
       : ((await execute({
@@ -173,6 +178,7 @@ export class FastPath {
         metrics.graphqlErrors.inc({ code: errorCodeOf(e) });
         return formatError(e.toJSON(), e);
       });
+      span?.errors(errors.map((e) => String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR')));
       metrics.operation(type, 'error');
       text = `${JSON.stringify({ errors, data: result.data })}\n`;
     } else {

@@ -3,6 +3,7 @@ import { GraphQLError } from 'graphql';
 import { errorCodeOf } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Context } from './context.js';
+import { requestSpan } from '../tracing/spans.js';
 
 /** Operations and errors counted as the fast path counts them. */
 export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
@@ -50,3 +51,19 @@ export function landingPagePlugin(html: () => string): ApolloServerPlugin<Contex
     },
   };
 }
+
+/** The request's span (tracing on) learns the operation and the codes of its errors. */
+export const tracingPlugin: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    const span = requestSpan();
+    if (!span) return {};
+    return {
+      async didResolveOperation({ operation, request }) {
+        if (operation) span.operation(operation.operation, operation.name?.value, request.query ?? '');
+      },
+      async didEncounterErrors({ errors }) {
+        span.errors(errors.map((e) => errorCodeOf(e)));
+      },
+    };
+  },
+};

@@ -20,12 +20,29 @@ export interface Emit<T> {
  * subscriber, closed as soon as the last one leaves. A new subscriber gets the latest value at once
  * when `replayLast` is set (a state such as "online", not an event).
  */
+interface Shared<T> {
+  source?: Source;
+  subscribers: Map<Channel<T>, Select<T> | undefined>;
+  last?: { value: T };
+  /** Set while the stream outlives its last subscriber (lingerMs). */
+  linger?: NodeJS.Timeout;
+}
+
 export class FanOut<K, T> {
-  private readonly streams = new Map<K, { source?: Source; subscribers: Map<Channel<T>, Select<T> | undefined>; last?: { value: T } }>();
+  private readonly streams = new Map<K, Shared<T>>();
 
   constructor(
     private readonly open: (key: K, emit: Emit<T>) => Source,
-    private readonly options: { replayLast?: boolean; onCountChange?: (open: number) => void } = {},
+    private readonly options: {
+      replayLast?: boolean;
+      onCountChange?: (open: number) => void;
+      /**
+       * How long a stream stays open after its last subscriber left, for one who comes right back
+       * (a page reload), so that subscribing and leaving in a loop does not spend the upstream's
+       * budget of stream requests. Short: the upstream is still closed within a couple of seconds.
+       */
+      lingerMs?: number;
+    } = {},
   ) {}
 
   /** Streams open now. */
@@ -35,6 +52,11 @@ export class FanOut<K, T> {
 
   subscribers(key: K): number {
     return this.streams.get(key)?.subscribers.size ?? 0;
+  }
+
+  /** Whether `key`'s upstream is open (with subscribers, or lingering after the last). */
+  isOpen(key: K): boolean {
+    return this.streams.has(key);
   }
 
   /** A subscriber of `key`'s stream; `select` picks the values it wants (all by default). */
@@ -62,6 +84,8 @@ export class FanOut<K, T> {
       });
       return subscriber;
     }
+    if (shared.linger) clearTimeout(shared.linger);
+    shared.linger = undefined;
     shared.subscribers.set(subscriber, channel.select);
     if (shared.last && (!channel.select || channel.select(shared.last.value))) subscriber.push(shared.last.value);
     return subscriber;
@@ -70,24 +94,33 @@ export class FanOut<K, T> {
   private leave(key: K, subscriber: Channel<T>): void {
     const shared = this.streams.get(key);
     if (!shared?.subscribers.delete(subscriber) || shared.subscribers.size > 0) return;
-    this.streams.delete(key);
-    this.options.onCountChange?.(this.streams.size);
-    shared.source?.close();
+    const lingerMs = this.options.lingerMs ?? 0;
+    if (lingerMs <= 0) return this.shut(key, shared);
+    shared.linger = setTimeout(() => this.shut(key, shared), lingerMs);
+    shared.linger.unref();
   }
 
-  private endAll(key: K, shared: { subscribers: Map<Channel<T>, unknown>; source?: Source }, error?: unknown): void {
+  /** Closes the upstream of `key` and forgets it (once). */
+  private shut(key: K, shared: Shared<T>): void {
+    if (shared.linger) clearTimeout(shared.linger);
+    shared.linger = undefined;
     if (this.streams.get(key) === shared) {
       this.streams.delete(key);
       this.options.onCountChange?.(this.streams.size);
     }
+    const source = shared.source;
+    shared.source = undefined;
+    source?.close();
+  }
+
+  /** The upstream ended for good: it is closed (what it holds released) and its subscribers end. */
+  private endAll(key: K, shared: Shared<T>, error?: unknown): void {
+    this.shut(key, shared);
     for (const s of [...shared.subscribers.keys()]) s.end(error);
   }
 
   /** Ends every stream (the gateway stops). */
   closeAll(error?: unknown): void {
-    for (const [key, shared] of [...this.streams]) {
-      shared.source?.close();
-      this.endAll(key, shared, error);
-    }
+    for (const [key, shared] of [...this.streams]) this.endAll(key, shared, error);
   }
 }

@@ -15,6 +15,7 @@ type Outcome = { kind: 'next'; result: IteratorResult<ExecutionResult> } | { kin
  */
 export class Guarded implements AsyncIterableIterator<ExecutionResult> {
   private finished = false;
+  private sourceClosed = false;
   /** Set by `stop` or `return`; read by the `next` that is waiting, or by the next one. */
   private stopped?: Outcome;
   /** Wakes the `next` that is waiting. One per call, never one promise raced for ever (which would keep every result alive). */
@@ -26,9 +27,13 @@ export class Guarded implements AsyncIterableIterator<ExecutionResult> {
     private readonly onEnd: () => void,
   ) {}
 
-  /** Ends it with `error` as its last result. */
+  /**
+   * Ends it with `error` as its last result. The source is told at once (its device stream may
+   * close now), even if the client is slow to read that last result.
+   */
   stop(error: unknown): void {
     this.halt({ kind: 'stop', error });
+    this.closeSource();
   }
 
   async next(): Promise<IteratorResult<ExecutionResult>> {
@@ -80,6 +85,12 @@ export class Guarded implements AsyncIterableIterator<ExecutionResult> {
     if (this.finished) return;
     this.finished = true;
     this.onEnd();
+    this.closeSource();
+  }
+
+  private closeSource(): void {
+    if (this.sourceClosed) return;
+    this.sourceClosed = true;
     void Promise.resolve(this.source.return?.()).catch(() => undefined);
   }
 }

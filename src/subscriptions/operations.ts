@@ -33,6 +33,7 @@ export class OperationRunner {
   private readonly watch: SessionWatch;
   private readonly rules: ValidationRule[];
   private readonly live = new Set<Guarded>();
+  private closed = false;
 
   constructor(private readonly options: OperationRunnerOptions) {
     const { services, config } = options;
@@ -68,6 +69,7 @@ export class OperationRunner {
   /** Runs a prepared subscription for `caller`: its result stream, or the one result that refuses it. */
   async run(args: ExecutionArgs, caller: Caller): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const { services, config, format } = this.options;
+    if (this.closed) return { errors: sendable([{ message: 'The gateway is stopping; subscribe again shortly', extensions: { code: 'UPSTREAM_UNAVAILABLE' } }]) };
     const scope = new RequestScope(new AbortController().signal, Number.POSITIVE_INFINITY, config.limits.vendorCallsPerRequest);
     const context = new Context(services, { token: caller.token, clientAddress: caller.clientAddress, scope });
     const session = await context.session().catch(() => undefined);
@@ -99,6 +101,7 @@ export class OperationRunner {
 
   /** Ends every subscription (the gateway stops). */
   async close(): Promise<void> {
+    this.closed = true;
     this.watch.stop();
     await Promise.all([...this.live].map((g) => g.return()));
   }

@@ -35,7 +35,7 @@ export interface SubscriptionServer {
 export function createSubscriptionServer(options: SubscriptionServerOptions): SubscriptionServer {
   const runner = new OperationRunner(options);
   const connections = new ClientConnections(options.config.subscriptions.connectionsPerClient);
-  const ws = webSocketTransport(options.config, runner, connections);
+  const ws = webSocketTransport(options.config, runner, connections, options.services.logger);
   const sse = sseTransport(options.config, runner, connections);
   return {
     upgrade: (req, socket, head) => ws.upgrade(req, socket, head),
@@ -44,8 +44,10 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
       return runner.size;
     },
     async close() {
+      // From now on no new event stream is taken; the ones open end with their subscriptions.
+      const streamsDone = sse.close(2000);
       await runner.close();
-      await Promise.all([ws.close(1000), sse.close(1000)]);
+      await Promise.all([ws.close(1000), streamsDone]);
     },
   };
 }

@@ -29,6 +29,7 @@ export interface SseTransport {
 
 export function sseTransport(config: Config, runner: OperationRunner, connections: ClientConnections): SseTransport {
   const streaming = new Set<ServerResponse>();
+  let closing = false;
   const handler = createHandler<Raw, RequestContext, Caller & Record<PropertyKey, unknown>>({
     // No tokens: the single-connection mode (reservations held until a client comes) is not offered.
     authenticate: () => null as never,
@@ -47,6 +48,8 @@ export function sseTransport(config: Config, runner: OperationRunner, connection
 
   return {
     async handle(req, res) {
+      // Stopping: no new subscription (one would hold the shutdown until its drain timeout).
+      if (closing) return sendErrors(res, 503, 'The gateway is stopping; connect again shortly', 'UPSTREAM_UNAVAILABLE', {}, { connection: 'close' });
       const request = await readRequest(req, res);
       if (!request) return;
       const clientAddress = clientAddressOf(req, config.trustProxy);
@@ -64,6 +67,7 @@ export function sseTransport(config: Config, runner: OperationRunner, connection
       await pipe(body, res);
     },
     async close(graceMs) {
+      closing = true;
       const deadline = Date.now() + graceMs;
       while (streaming.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const res of streaming) res.destroy();

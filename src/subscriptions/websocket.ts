@@ -4,6 +4,7 @@ import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config/types.js';
+import type { Logger } from '../logger.js';
 import { RateLimitedError } from '../errors.js';
 import { bearerToken, clientAddressOf } from '../app/request-info.js';
 import type { ClientConnections } from './connections.js';
@@ -27,7 +28,7 @@ type Upgraded = IncomingMessage & { clientAddress?: string };
 /** Messages larger than this close the socket (a subscribe message is a document and its variables). */
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
-export function webSocketTransport(config: Config, runner: OperationRunner, connections: ClientConnections): WebSocketTransport {
+export function webSocketTransport(config: Config, runner: OperationRunner, connections: ClientConnections, logger: Logger): WebSocketTransport {
   const limits = config.subscriptions;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const server = useServer<Record<string, unknown> | undefined, { caller: Caller }>(
@@ -51,6 +52,15 @@ export function webSocketTransport(config: Config, runner: OperationRunner, conn
     wss,
     12_000,
   );
+  // graphql-ws reports a socket's errors (a frame over the size limit, a broken connection) with
+  // console.error and a stack: to the log instead, briefly. ws closes the socket itself.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error & { code?: string }) => {
+      logger.debug({ errorCode: error.code }, 'a subscription WebSocket failed');
+      socket.terminate();
+    });
+  });
 
   return {
     upgrade(req, socket, head) {

@@ -15,6 +15,9 @@ import type { AdaptiveConcurrency, ConcurrencyGate, RateLimiter, RateRule, WaitB
 import { ClientGoneError, type CallScope } from '../limits/request-scope.js';
 import type { Clock } from '../clock.js';
 import { SseHandler, type StreamListener } from './sse.js';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { Tracing } from '../tracing/setup.js';
+import { traceStore, type TraceScope } from '../tracing/spans.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -24,10 +27,15 @@ export interface UpstreamCall {
   method: HttpMethod;
   /** Appended to the base URL's path. */
   path: string;
+  /** The path as a template, when it holds ids (`/api/sys/users/{id}/token/refresh`): what traces show. */
+  route?: string;
   query?: Record<string, string>;
   headers?: Record<string, string>;
-  /** Headers computed per attempt, after any rate-limit wait (tokens are taken at the last moment). */
-  auth?: () => Promise<Record<string, string>>;
+  /**
+   * Headers computed per attempt, after any rate-limit wait (tokens are taken at the last moment).
+   * `note` (when the call is traced) learns where the token came from.
+   */
+  auth?: (note?: TokenNote) => Promise<Record<string, string>>;
   json?: unknown;
   /** A JSON body already serialized (a hot call's body built from a fixed template). */
   jsonText?: string;
@@ -53,6 +61,20 @@ export interface UpstreamResponse {
   text: string;
   /** The vendor said "slow down" (its throttle status; a 503 only with Retry-After). */
   throttled?: boolean;
+  /** When the call is traced: the error this answer turned out to mean, for its span. */
+  failed?: (code: string) => void;
+}
+
+/** Where a call's token came from: the cache, a login it waited for, or a renewal. */
+export interface TokenNote {
+  tokenSource?: 'cache' | 'login' | 'refresh';
+}
+
+/** What a traced call records on its span as it goes. */
+interface CallNote extends TokenNote {
+  span: Span;
+  retries: number;
+  budgetWaitMs: number;
 }
 
 export interface UpstreamClientOptions {
@@ -73,6 +95,8 @@ export interface UpstreamClientOptions {
   maxAttempts?: number;
   /** The gateway's clock (deadlines are epoch ms on it). */
   clock?: Clock;
+  /** OpenTelemetry, when it is on: a client span per call. */
+  tracing?: Tracing;
 }
 
 /** A long-lived GET answered with server-sent events. */
@@ -250,6 +274,12 @@ export class UpstreamClient {
     this.maxAttempts = options.maxAttempts ?? 3;
   }
 
+  /** Who the vendor is, where: the attributes every span of this client carries. */
+  private serverAttributes(): Record<string, string | number> {
+    const url = new URL(this.options.baseUrl);
+    return { 'server.address': url.hostname, 'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)), 'switchboard.vendor': this.vendor };
+  }
+
   get timeoutMs(): number {
     return this.options.timeoutMs;
   }
@@ -259,6 +289,12 @@ export class UpstreamClient {
   }
 
   request(call: UpstreamCall): Promise<UpstreamResponse> {
+    const tracing = this.options.tracing;
+    const traced = tracing && traceStore.getStore();
+    return traced ? this.traced(call, tracing, traced) : this.call(call);
+  }
+
+  private call(call: UpstreamCall, note?: CallNote): Promise<UpstreamResponse> {
     const scope = call.scope;
     let bounds: WaitBounds | undefined;
     if (scope) {
@@ -273,18 +309,60 @@ export class UpstreamClient {
     // The timeout is for the vendor's answer: time spent queued behind our own concurrency limit
     // does not count, or a large batch would time out calls it never made. The request's own
     // deadline bounds both.
-    const run = () => this.attempts(call, Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY));
+    const run = () => this.attempts(call, Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY), note);
     const shared = this.options.concurrency;
     const bounded = shared ? () => shared.run(run, bounds) : run;
     return call.gate ? call.gate.run(bounded, bounds) : bounded();
   }
 
-  private async attempts(call: UpstreamCall, deadline: number): Promise<UpstreamResponse> {
+  /**
+   * One vendor call as a client span (a child of the request's), with what happened on the way:
+   * retries, the wait for the vendor's budget, where the token came from, and how it ended. The
+   * span ends just after the caller has read the answer, so the error it means is on it too.
+   */
+  private traced(call: UpstreamCall, tracing: Tracing, scope: TraceScope): Promise<UpstreamResponse> {
+    const span = tracing.tracer.startSpan(
+      `${call.method} ${call.route ?? call.path}`,
+      { kind: SpanKind.CLIENT, attributes: { ...this.serverAttributes(), 'http.request.method': call.method, 'url.template': this.basePath + (call.route ?? call.path), 'switchboard.operation': call.operation } },
+      scope.context,
+    );
+    const note: CallNote = { span, retries: 0, budgetWaitMs: 0 };
+    const noted = () => {
+      if (note.retries > 0) span.setAttribute('switchboard.retries', note.retries);
+      if (note.budgetWaitMs >= 1) span.setAttribute('switchboard.budget_wait_ms', Math.round(note.budgetWaitMs));
+      if (note.tokenSource) span.setAttribute('switchboard.token_source', note.tokenSource);
+    };
+    return traceStore.run({ ...scope, context: trace.setSpan(scope.context, span) }, () => this.call(call, note)).then(
+      (res) => {
+        noted();
+        span.setAttribute('http.response.status_code', res.status);
+        if (res.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
+        res.failed = (code) => {
+          span.setAttribute('switchboard.error_code', code);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        };
+        setImmediate(() => span.end());
+        return res;
+      },
+      (error: unknown) => {
+        noted();
+        span.setAttribute('switchboard.error_code', (error as SwitchboardError)?.code ?? 'INTERNAL_SERVER_ERROR');
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+        throw error;
+      },
+    );
+  }
+
+  private async attempts(call: UpstreamCall, deadline: number, note?: CallNote): Promise<UpstreamResponse> {
     const { vendor } = this;
     const signal = call.scope?.signal;
     for (let attempt = 1; ; attempt++) {
+      if (note && attempt > 1) note.retries++;
       if (call.rate && this.options.limiter) {
+        const waited = note ? performance.now() : 0;
         await this.options.limiter.acquire(vendor, call.rate.key, call.rate.rules, deadline - this.now(), signal);
+        if (note) note.budgetWaitMs += performance.now() - waited;
       }
       // Work not yet sent is dropped once its caller is gone.
       if (signal?.aborted) throw new ClientGoneError();
@@ -294,7 +372,7 @@ export class UpstreamClient {
       try {
         // Less time left than a new connection may take (a retry, a rate-limit wait, a caller's
         // deadline): the call is bounded as a whole. A first call with the full time needs no timer.
-        res = await this.once(call, remaining, remaining < this.options.timeoutMs - 10);
+        res = await this.once(call, remaining, remaining < this.options.timeoutMs - 10, note);
       } catch (error) {
         const retryable = call.read && attempt < this.maxAttempts && error instanceof UpstreamUnavailableError;
         const wait = backoff(attempt);
@@ -341,7 +419,7 @@ export class UpstreamClient {
     return status !== 503 || headers['retry-after'] !== undefined;
   }
 
-  private async once(call: UpstreamCall, remainingMs: number, bounded: boolean): Promise<UpstreamResponse> {
+  private async once(call: UpstreamCall, remainingMs: number, bounded: boolean, note?: CallNote): Promise<UpstreamResponse> {
     const { vendor, options } = this;
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
     let body: string | undefined;
@@ -352,7 +430,9 @@ export class UpstreamClient {
       body = new URLSearchParams(call.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    if (call.auth) Object.assign(headers, await call.auth());
+    if (call.auth) Object.assign(headers, await call.auth(note));
+    // Off by default: vendors are third parties (TRACE_PROPAGATE_TO_VENDORS).
+    if (note && this.options.tracing?.propagateToVendors) this.options.tracing.inject(traceStore.getStore()!.context, headers);
     let path = this.basePath + call.path;
     if (path === '') path = '/';
     if (call.query) path += `?${new URLSearchParams(call.query).toString()}`;
@@ -426,16 +506,29 @@ export class UpstreamClient {
     const started = performance.now();
     const series = this.series(call.operation);
     let closedByUs = false;
+    // Shared by many subscribers and reopened outside any request: each connection is a trace of its own.
+    const span = this.options.tracing?.tracer.startSpan(`GET ${call.path}`, { kind: SpanKind.CLIENT, attributes: { ...this.serverAttributes(), 'http.request.method': 'GET', 'url.template': this.basePath + call.path, 'switchboard.operation': call.operation } }, ROOT_CONTEXT);
+    let events = 0;
     const handler = new SseHandler(
       {
         onOpen: (status, headers) => {
           series.record(this.isThrottle(status, headers) ? 'throttled' : status < 300 ? 'ok' : status < 500 ? 'client_error' : 'server_error', (performance.now() - started) / 1000);
+          span?.setAttribute('http.response.status_code', status);
+          if (status !== 200) span?.setStatus({ code: SpanStatusCode.ERROR });
           listener.onOpen(status, headers);
         },
-        onEvent: (event) => listener.onEvent(event),
+        onEvent: (event) => {
+          events++;
+          listener.onEvent(event);
+        },
         onEnd: (error) => {
           // Our own close is no failure; anything else is logged (never with the request's headers).
-          if (error && !closedByUs) this.translate(error, call, (performance.now() - started) / 1000);
+          const failure = error && !closedByUs ? this.translate(error, call, (performance.now() - started) / 1000) : undefined;
+          if (span) {
+            span.setAttribute('switchboard.events', events);
+            if (failure) span.setAttributes({ 'switchboard.error_code': failure.code }).setStatus({ code: SpanStatusCode.ERROR });
+            span.end();
+          }
           listener.onEnd(error);
         },
       },

@@ -95,7 +95,7 @@ export class ReconnectingStream {
       if (this.closed) return;
       // A refused login (the password changed) is final; a spent budget or a vendor away is not.
       if (error instanceof SwitchboardError && (error.code === 'UNAUTHENTICATED' || error.code === 'FORBIDDEN')) return this.end(error);
-      return this.later(error instanceof RateLimitedError ? error.retryAfter * 1000 : this.backoff());
+      return this.later(error instanceof RateLimitedError ? Math.min(60_000, error.retryAfter * 1000) : this.backoff());
     }
     if (this.closed) return;
     this.retryAfterMs = undefined;
@@ -115,7 +115,8 @@ export class ReconnectingStream {
         const refusal = this.options.refusal(status);
         if (refusal) return this.end(refusal);
         const retryAfter = parseRetryAfter(headers['retry-after']);
-        if (retryAfter !== undefined) this.retryAfterMs = retryAfter * 1000;
+        // Believed within reason: a day's wait would leave subscribers with nothing and no error.
+        if (retryAfter !== undefined) this.retryAfterMs = Math.min(60_000, Math.max(1000, retryAfter * 1000));
       },
       onEvent: (event: SseEvent) => {
         this.failures = 0;

@@ -15,20 +15,26 @@ export abstract class VendorApi {
   /** The answer when its status is one of `ok`; otherwise the error it means. */
   expect(res: UpstreamResponse, ok: readonly number[] = [200]): UpstreamResponse {
     if (ok.includes(res.status)) return res;
-    throw this.errorFromResponse(res);
+    throw this.failed(res, this.errorFromResponse(res));
+  }
+
+  /** The error an answer means, told to the call's span (when traced). */
+  protected failed<E extends SwitchboardError>(res: UpstreamResponse, error: E): E {
+    res.failed?.(error.code);
+    return error;
   }
 
   /** The body as JSON, or UPSTREAM_ERROR (HTML, truncated text). What came goes to the operator's log. */
   json<T>(res: UpstreamResponse): T {
     const body = safeJson<T>(res);
-    if (body === undefined) throw new UpstreamError(this.vendor, `The vendor answered something that is not JSON (HTTP ${res.status})`, { detail: res.text });
+    if (body === undefined) throw this.failed(res, new UpstreamError(this.vendor, `The vendor answered something that is not JSON (HTTP ${res.status})`, { detail: res.text }));
     return body;
   }
 
   /** The body as a JSON object, or UPSTREAM_ERROR. */
   object<T extends object>(res: UpstreamResponse, what: string): T {
     const body = this.json<unknown>(res);
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new UpstreamError(this.vendor, `The vendor answered ${what} that is not an object`, { detail: res.text });
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw this.failed(res, new UpstreamError(this.vendor, `The vendor answered ${what} that is not an object`, { detail: res.text }));
     return body as T;
   }
 }

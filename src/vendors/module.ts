@@ -8,6 +8,7 @@ import type { LoginThrottle } from '../limits/login-throttle.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
 import type { CallScope } from '../limits/request-scope.js';
 import type { Metrics } from '../metrics.js';
+import type { Tracing } from '../tracing/setup.js';
 
 /**
  * What a vendor is to the gateway: one module per vendor, listed once in the registry
@@ -58,6 +59,8 @@ export interface VendorDeps {
   loginThrottle: LoginThrottle;
   sessions: SessionManager;
   clock: Clock;
+  /** OpenTelemetry when it is on (each vendor client hands it to its UpstreamClient). */
+  tracing?: Tracing;
 }
 
 /**

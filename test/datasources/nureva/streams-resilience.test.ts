@@ -57,8 +57,11 @@ describe.each(VARIANTS)('device streams that break (%s)', (_name, variant) => {
     await room.stop();
   });
 
-  test('heartbeats stop: offline within 12 s of the last one; they resume: online again', async () => {
-    const s = live(await login(), CONNECTION);
+  test('heartbeats stop: offline within 12 s of the last one, and the device’s other streams are reopened; they resume: online again', async () => {
+    const token = await login();
+    const s = live(token, CONNECTION);
+    const sound = live(token, SOUND);
+    await sound.nextData(5000, 0);
     await s.waitFor((r) => r.data?.deviceConnection.online === true, 6000);
     // Let one heartbeat arrive, so "the last heartbeat" is one the device really sent.
     await within(6000, () => room.streams.lastHeartbeatAt > 0, 'a heartbeat');
@@ -68,10 +71,23 @@ describe.each(VARIANTS)('device streams that break (%s)', (_name, variant) => {
     const seenAt = Date.now();
     expect(seenAt - lastBeat).toBeLessThanOrEqual(12_000);
     expect(offline.data!.deviceConnection.deviceId).toBe('room-1');
+    // The device went silent without closing: its data stream is presumed as dead as its heartbeat.
+    await within(5000, () => room.count((r) => r.path === '/api/v1/data') >= 2, 'the data stream reopened');
     room.streams.quiet = false;
     const from = s.results.length;
     await s.waitFor((r) => r.data?.deviceConnection.online === true, 12_000, from);
   }, 40_000);
+
+  test('a device that does not answer the heartbeat request at all: its first state comes within 5 s', async () => {
+    const token = await login();
+    room.inject({ match: (r) => r.path === '/api/v1/heartbeat', latencyMs: 20_000 });
+    const started = Date.now();
+    const s = live(token, CONNECTION);
+    const first = await s.nextData(6000, 0);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(first.data!.deviceConnection.online).toBe(false);
+    room.clearFaults();
+  }, 20_000);
 
   test('a device that cannot be reached is reported offline at once', async () => {
     const token = await login();

@@ -92,3 +92,17 @@ describe('FanOut: one upstream per key', () => {
     expect(fan.size).toBe(0);
   });
 });
+
+describe('device events never carry the enrollment code', () => {
+  test('whatever its case or depth; a body that still names it goes out empty', async () => {
+    const { decodeEvent } = await import('../../../datasources/nureva/live.js');
+    const at = Date.now();
+    const event = (data: string, name = '/api/v1/audio/hardware') => decodeEvent('d', at, { event: name, data });
+    const hardware = event(JSON.stringify({ deviceStatus: 'Ok', hardwareId: 'H', enrollmentCode: 'SECRET-1', nested: [{ EnrollmentCode: 'SECRET-2', enrollment_code: 'SECRET-3' }] }));
+    expect(JSON.stringify(hardware)).not.toMatch(/SECRET/);
+    expect(hardware.hardware).toMatchObject({ deviceStatus: 'Ok' });
+    const smuggled = event(JSON.stringify({ note: '{"enrollmentCode":"SECRET-4"}' }), 'ledStateUpdated');
+    expect(smuggled).toMatchObject({ data: null, hardware: null });
+    expect(event('enrollmentCode=SECRET-5', 'usbConnection').data).toBeNull();
+  });
+});

@@ -31,6 +31,14 @@ describe('Guarded: a subscription’s results as the transports send them', () =
     expect(await g.next()).toEqual({ value: undefined, done: true });
   });
 
+  test('stop(error) tells the source at once, even before the client reads the last result', () => {
+    let closed = false;
+    const source = new Channel<ExecutionResult>({ mode: 'queue', onClose: () => (closed = true) });
+    const g = new Guarded(source, format, () => undefined);
+    g.stop(new UnauthenticatedError('The session ended (logged out)'));
+    expect(closed).toBe(true);
+  });
+
   test('a source that fails gives its error as a result, not a transport failure', async () => {
     const source = new Channel<ExecutionResult>({ mode: 'queue' });
     const g = new Guarded(source, format, () => undefined);

@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { nurevaEnv, startNureva } from '../../../simulators/nureva/demo.js';
 import type { NurevaSimulator } from '../../../simulators/nureva/simulator.js';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { subscribe, type LiveSubscription } from '../../helpers/subscriptions.js';
+import { sleep, subscribe, within, type LiveSubscription } from '../../helpers/subscriptions.js';
 
 /**
  * The subscription transports' own bounds and checks: subscriptions per connection and per
@@ -14,7 +14,6 @@ import { subscribe, type LiveSubscription } from '../../helpers/subscriptions.js
 const LOGIN = 'mutation($d: ID!, $a: NurevaAccount!, $p: String!) { loginNureva(deviceId: $d, account: $a, password: $p) { token } }';
 const CONNECTION = 'subscription($d: ID!) { deviceConnection(deviceId: $d) { online } }';
 const SOUND = 'subscription($d: ID!) { deviceSoundLocation(deviceId: $d) { powerLevel } }';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A raw request (any method, headers and body) to the gateway, for what fetch would shape or refuse. */
 function raw(url: string, path: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
@@ -158,6 +157,23 @@ describe('subscription transports', () => {
     await live(SOUND, 'sse', logins[0]).nextData(5000, 0);
   });
 
+  test('a stream the device refuses gives its place back: refusals never use up NUREVA_STREAMS_PER_DEVICE', async () => {
+    const general = (await gw.gql<{ loginNureva: { token: string } }>(LOGIN, { d: 'room-1', a: 'GENERAL', p: '' })).data!.loginNureva.token;
+    room.inject({ match: (r) => r.path === '/api/v1/events', reply: { status: 404, json: { errors: [{ message: 'Not found' }] } } });
+    const EVENTS = 'subscription($d: ID!) { deviceEvents(deviceId: $d) { source } }';
+    for (let i = 0; i < 5; i++) {
+      const refused = live(EVENTS, i % 2 ? 'sse' : 'ws', general);
+      expect(await refused.errorCode()).toBe('NOT_FOUND');
+      await refused.untilEnded();
+    }
+    room.clearFaults();
+    // The device still serves its full share.
+    await live(CONNECTION).nextData(5000, 0);
+    await live(EVENTS, 'ws', general).waitFor(() => true, 100).catch(() => undefined);
+    await sleep(200);
+    expect(room.streams.open()).toBe(2);
+  });
+
   describe('GraphQL over SSE passes the same checks as POST /graphql', () => {
     const stream = (method: string, headers: Record<string, string>, body?: string, path = '/graphql/stream') => raw(gw.url, path, method, headers, body);
     const json = { 'content-type': 'application/json', accept: 'text/event-stream' };
@@ -236,6 +252,37 @@ describe('subscription transports', () => {
     expect(sim.streams.open()).toBe(0);
     await sim.stop();
   });
+});
+
+describe('subscription churn', () => {
+  test('subscribing and leaving in a loop reuses the stream (it lingers a second), and cannot spend the device’s stream requests', async () => {
+    const room = await startNureva();
+    const gw = await startGateway(nurevaEnv([{ id: 'room-1', sim: room }]));
+    const token = (await gw.gql<{ loginNureva: { token: string } }>(LOGIN, { d: 'room-1', a: 'GENERAL', p: '' })).data!.loginNureva.token;
+    const before = room.count((r) => r.path === '/api/v1/heartbeat');
+    for (let i = 0; i < 20; i++) {
+      const s = subscribe('ws', gw.url, token, CONNECTION, { d: 'room-1' });
+      await s.nextData(5000, 0);
+      s.close();
+    }
+    expect(room.count((r) => r.path === '/api/v1/heartbeat') - before).toBeLessThanOrEqual(2);
+    // Slower than the linger: new streams for new subscribers are capped below the device's 60 a
+    // minute, so the streams already open can still reconnect.
+    const codes: unknown[] = [];
+    for (let i = 0; i < 45 && !codes.includes('RATE_LIMITED'); i++) {
+      const s = subscribe('sse', gw.url, token, CONNECTION, { d: 'room-1' });
+      const first = await s.waitFor(() => true, 5000);
+      codes.push(first.errors?.[0]?.extensions?.code ?? 'data');
+      s.close();
+      await within(3000, () => room.streams.open() === 0, 'the stream closed after its linger');
+    }
+    expect(codes).toContain('RATE_LIMITED');
+    expect(room.count((r) => r.path === '/api/v1/heartbeat') - before).toBeLessThanOrEqual(45);
+    expect(room.refusedStreams).toBe(0);
+    await gw.close();
+    await room.stop();
+  }, 120_000);
+
 });
 
 describe('subscriptions across replicas (sessions in Redis)', () => {

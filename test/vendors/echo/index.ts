@@ -2,6 +2,7 @@ import { UnauthenticatedError, UpstreamError, type SwitchboardError, errorFromSt
 import { UpstreamClient, type UpstreamResponse } from '../../../src/upstream/client.js';
 import { VendorApi } from '../../../src/upstream/vendor-api.js';
 import type { DemoOptions, DemoVendor, VendorDeps, VendorModule, VendorRequest } from '../../../src/vendors/module.js';
+import { upstreamDefaults } from '../../../src/vendors/upstream-defaults.js';
 import { Simulator, type SimRequest } from '../../../simulators/server.js';
 
 /**
@@ -28,7 +29,7 @@ class EchoClient extends VendorApi {
     deps: VendorDeps,
   ) {
     super();
-    this.http = new UpstreamClient({ vendor: 'ECHO', baseUrl: config.url, timeoutMs: deps.gateway.upstreamTimeoutMs, metrics: deps.metrics, logger: deps.logger, clock: deps.clock });
+    this.http = new UpstreamClient({ vendor: 'ECHO', baseUrl: config.url, ...upstreamDefaults(deps) });
   }
   errorFromResponse(res: UpstreamResponse): SwitchboardError {
     if (res.status === 401) return new UpstreamError('ECHO', 'Echo rejected the gateway key');
