@@ -16,9 +16,8 @@ import type { Logger } from '../logger.js';
 import { connectRedis } from '../stores/redis/connect.js';
 import type { VendorModule } from '../vendors/module.js';
 import { VENDORS } from '../vendors/registry.js';
-import { landingPageHtml } from './explorer-page.js';
 import { sendJson } from './respond.js';
-import { explorerRoute } from './routes/explorer.js';
+import { ASSET_PREFIX, explorerRoutes } from './routes/explorer.js';
 import { graphqlRoute } from './routes/graphql.js';
 import { statusRoutes } from './routes/status.js';
 import { corsCheck } from './cors.js';
@@ -40,6 +39,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Session token the explorer page pre-fills (demo mode). */
   demoToken?: string;
+  /** The demo's logins, shown on the explorer page (demo mode). */
+  demoLogins?: string;
   /** Extra work on close, after the server drained (the demo's simulators). */
   onClose?: () => Promise<void>;
 }
@@ -54,7 +55,8 @@ export interface Gateway {
   listen(port?: number, host?: string): Promise<string>;
   /** Stops accepting, lets in-flight requests finish, then releases everything. */
   close(): Promise<void>;
-  setDemoToken(token: string): void;
+  /** The demo's ready session and logins, for the explorer page. */
+  setDemo(demo: { token?: string; logins?: string }): void;
 }
 
 /** Where the gateway is in its life; everything it opened is closed, in reverse, on the way to `stopped`. */
@@ -75,24 +77,24 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (tracing) disposers.push(() => tracing.shutdown());
   const services = buildServices({ config, modules, logger, stores: options.stores ?? redis, clock: options.clock, tracing });
   disposers.push(() => services.sessions.store.close(), async () => void (await Promise.all([...services.vendors.values()].map((v) => v.client.close()))));
-  let demoToken = options.demoToken;
+  const demo = { token: options.demoToken, logins: options.demoLogins };
   const examples = modules.flatMap((m) => (m.examples ? [m.examples] : []));
-  const page = () => landingPageHtml({ demoToken, version: packageInfo().version, examples });
+  const explorer = explorerRoutes(config.production, config.explorer, () => ({ demoToken: demo.token, demoLogins: demo.logins, version: packageInfo().version, examples }));
   const schema = buildSchema(modules);
   const rules = validationRules(config.limits);
   const formatError = loggingFormatError(config, logger);
-  const apollo = await createApollo({ config, schema, rules, formatError, logger, metrics: services.metrics, landingPage: page });
+  const apollo = await createApollo({ config, schema, rules, formatError, logger, metrics: services.metrics });
   disposers.push(() => apollo.stop());
   const fast = config.fastPath
     ? new FastPath({ schema, rules, maxTokens: config.limits.tokens, introspection: config.introspection, formatError, metrics: services.metrics, maxBytes: config.limits.documentCacheBytes, traced: tracing !== undefined })
     : undefined;
-  const graphql = graphqlRoute({ config, services, apollo, fastPath: fast, closing: () => phase === 'stopping' });
+  const graphql = graphqlRoute({ config, services, apollo, fastPath: fast, closing: () => phase === 'stopping', landing: explorer.landing });
   const subscriptions = createSubscriptionServer({ config, schema, services, rules, format: (e) => formatError(e.toJSON(), e) });
   const streamCors = corsCheck(config.corsOrigins);
   const ping = options.stores?.ping ?? redis?.ping ?? (() => services.sessions.store.ping());
   const routes: Record<string, Route> = {
     ...statusRoutes({ demo: config.demo, metrics: services.metrics, ready: async () => phase === 'serving' && (await ping()) }),
-    '/': explorerRoute(config.production, page),
+    ...explorer.pages,
     '/graphql/stream': (req, res) => (streamCors(req, res) ? subscriptions.sse(req, res) : undefined),
   };
   const server = httpServer(logger, async (req, res) => {
@@ -102,7 +104,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (phase === 'stopping') res.setHeader('connection', 'close');
     if (path === '/graphql') return tracing ? traceRequest(tracing, req, res, () => graphql(req, res, q < 0 ? '' : url.slice(q))) : graphql(req, res, q < 0 ? '' : url.slice(q));
     res.setHeader('x-content-type-options', 'nosniff');
-    const route = routes[path];
+    const route = routes[path] ?? (path.startsWith(ASSET_PREFIX) ? explorer.assets : undefined);
     return route ? route(req, res) : sendJson(res, 404, { error: 'Not found' });
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -131,8 +133,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       for (const dispose of disposers.reverse()) await dispose();
       phase = 'stopped';
     },
-    setDemoToken(token: string) {
-      demoToken = token;
+    setDemo(given) {
+      Object.assign(demo, given);
     },
   };
   return gateway;

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   if (demo) {
     const ready = demo.readySession;
     const token = ready ? await demoToken(gateway, ready.document) : undefined;
-    if (token) gateway.setDemoToken(token);
+    gateway.setDemo({ token, logins: demo.logins });
     lines.push('', demo.logins, '', token ? `A ready session (${ready!.who}) for the explorer's Authorization header:\n  Authorization: Bearer ${token}` : 'Could not prepare a demo session.');
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -66,6 +66,8 @@ function readGateway(env: EnvReader, demo: boolean): GatewaySettings {
   }
   const corsOrigins = env.list('CORS_ORIGINS');
   if (corsOrigins.some((origin) => !isOrigin(origin))) env.problem('CORS_ORIGINS', 'each entry must be an origin such as https://app.example.com');
+  const explorer = env.string('EXPLORER', 'auto') as Config['explorer'];
+  if (!['auto', 'local', 'sandbox'].includes(explorer)) env.problem('EXPLORER', 'must be auto, local or sandbox');
   const redisUrl = env.given('REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) env.problem('REDIS_URL', 'must be a redis:// or rediss:// URL');
   return {
@@ -85,6 +87,7 @@ function readGateway(env: EnvReader, demo: boolean): GatewaySettings {
     trustProxy: env.int('TRUST_PROXY', 0, 0, 10),
     tokenCacheMax: env.int('TOKEN_CACHE_MAX', 10_000, 1),
     fastPath: env.bool('GRAPHQL_FAST_PATH', true),
+    explorer,
   };
 }
 

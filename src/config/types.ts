@@ -1,5 +1,7 @@
 /** The configuration, as read once at start-up (load.ts): the gateway's own settings and each enabled vendor's. */
 
+export type ExplorerChoice = 'auto' | 'local' | 'sandbox';
+
 export interface Config {
   production: boolean;
   port: number;
@@ -20,6 +22,8 @@ export interface Config {
   tokenCacheMax: number;
   /** Execute validated documents directly (src/graphql/fast-path.ts); off sends every request through Apollo's pipeline. */
   fastPath: boolean;
+  /** What `GET /` opens (EXPLORER): Sandbox with the local explorer as fallback, or one of them. */
+  explorer: ExplorerChoice;
   login: { maxFailures: number; windowMs: number; maxFailuresPerClient: number };
   limits: Limits;
   sessions: SessionLimits;

@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Context } from './context.js';
 import { documentStore, persistedQueryStore } from './document-stores.js';
-import { landingPagePlugin, metricsPlugin, subscriptionsOverHttpPlugin, tracingPlugin } from './plugins.js';
+import { metricsPlugin, subscriptionsOverHttpPlugin, tracingPlugin } from './plugins.js';
 
 export interface ApolloOptions {
   config: Config;
@@ -21,8 +21,6 @@ export interface ApolloOptions {
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   logger: Logger;
   metrics: Metrics;
-  /** The explorer page, outside production. */
-  landingPage: () => string;
 }
 
 /** Apollo Server 5, started, with the gateway's limits, error format, metrics and bounded caches. */
@@ -36,7 +34,8 @@ export async function createApollo(options: ApolloOptions): Promise<ApolloServer
     metricsPlugin(options.metrics),
     subscriptionsOverHttpPlugin,
     ...(config.tracing ? [tracingPlugin] : []),
-    config.production ? ApolloServerPluginLandingPageDisabled() : landingPagePlugin(options.landingPage),
+    // Browsers opening /graphql get the gateway's explorer before Apollo sees the request.
+    ApolloServerPluginLandingPageDisabled(),
   ];
   const apollo = new ApolloServer<Context>({
     schema: options.schema,

@@ -39,19 +39,6 @@ export const subscriptionsOverHttpPlugin: ApolloServerPlugin<Context> = {
   },
 };
 
-/** Apollo's own landing page, replaced by the gateway's explorer page (`html` is called per request). */
-export function landingPagePlugin(html: () => string): ApolloServerPlugin<Context> {
-  return {
-    async serverWillStart() {
-      return {
-        async renderLandingPage() {
-          return { html: () => Promise.resolve(html()) };
-        },
-      };
-    },
-  };
-}
-
 /** The request's span (tracing on) learns the operation and the codes of its errors. */
 export const tracingPlugin: ApolloServerPlugin<Context> = {
   async requestDidStart() {

@@ -15,6 +15,8 @@ export interface GraphqlRouteOptions {
   fastPath?: FastPath;
   /** Whether the gateway is stopping (answers then say `connection: close`). */
   closing: () => boolean;
+  /** The explorer page, for a browser opening /graphql (outside production). */
+  landing?: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 }
 
 type Body = { ok: true; body: unknown } | { ok: false };
@@ -34,6 +36,7 @@ export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessag
     // A browser asking for the explorer page is not a GraphQL request: Apollo serves the page (or,
     // where it does not, applies the same CSRF rule itself).
     const wantsPage = req.method === 'GET' && /text\/html/i.test(req.headers.accept ?? '');
+    if (wantsPage && options.landing) return options.landing(req, res);
     if ((req.method === 'POST' || (req.method === 'GET' && !wantsPage)) && csrfBlocked(req.headers)) return sendErrors(res, 400, CSRF_MESSAGE, 'BAD_REQUEST');
     const essence = mediaEssence(req.headers['content-type']);
     const read = req.method === 'POST' ? await readJsonBody(req, res, isJsonType(essence)) : { ok: true as const, body: undefined };

@@ -132,16 +132,18 @@ describe('the server', () => {
     for (const path of ['/', '/graphql']) {
       const res = await fetch(`${gw.url}${path}`, { headers: { accept: 'text/html' } });
       expect(res.status).toBe(200);
+      expect(res.headers.get('content-security-policy')).toContain("script-src 'self' https://embeddable-sandbox.cdn.apollographql.com");
       const html = await res.text();
-      expect(html).toContain('embeddable-sandbox');
-      expect(html).toContain("new URL('/graphql', window.location.href)");
-      const config = JSON.parse(/var config = (\{.*\});/.exec(html)![1]!) as { initialState: { document: string; headers: Record<string, string> } };
+      // No inline script: the settings are data, the code comes from this origin.
+      expect(html.match(/<script(?![^>]*(type="application\/json"|src="\/explorer\/assets\/))/g)).toBeNull();
+      const config = JSON.parse(/<script type="application\/json" id="explorer-config">(.*?)<\/script>/.exec(html)![1]!) as { endpoint: string; document: string; headers: Record<string, string> };
+      expect(config.endpoint).toBe('/graphql');
       // The starter document must run as it stands: every operation in it validates against the schema.
-      const document = parse(config.initialState.document);
+      const document = parse(config.document);
       expect(document.definitions.length).toBeGreaterThanOrEqual(3);
       expect(validate(buildSchema(), document)).toEqual([]);
-      expect(config.initialState.document).toContain('Authorization: Bearer <token>');
-      expect(config.initialState.headers).toEqual({ Authorization: 'Bearer <paste the token of a login here>' });
+      expect(config.document).toContain('Authorization: Bearer <token>');
+      expect(config.headers).toEqual({ Authorization: 'Bearer <paste the token of a login here>' });
     }
   });
 
@@ -245,7 +247,7 @@ describe.each([
     expect(typo.errors?.[0]?.message).toBe('Cannot query field "nuveqUsr" on type "Query".');
     const intro = await gw.gql('{ __schema { types { name } } }');
     expect(intro.errors?.[0]?.message).toMatch(/introspection/i);
-    expect((await fetch(`${gw.url}/`, { headers: { accept: 'text/html' } })).status).toBe(404);
+    for (const path of ['/', '/explorer', '/explorer/assets/graphiql.0123456789ab.js']) expect((await fetch(`${gw.url}${path}`, { headers: { accept: 'text/html' } })).status).toBe(404);
   });
 
   test('errors of ours keep their code and message', async () => {

@@ -23,9 +23,12 @@ describe('the process (src/app/main.ts)', () => {
     expect((await gql(proc.url, '{ __typename }')).data).toEqual({ __typename: 'Query' });
     expect((await fetch(`${proc.url}/health`)).status).toBe(200);
     expect((await gql(proc.url, '{ session { clientAccount { email } } }', undefined, token)).data).toEqual({ session: { clientAccount: { email: 'ada@example.com' } } });
-    // Sandbox opens with that same session in its Headers tab.
-    const html = await (await fetch(`${proc.url}/`, { headers: { accept: 'text/html' } })).text();
-    expect(JSON.parse(/var config = (\{.*\});/.exec(html)![1]!).initialState.headers).toEqual({ Authorization: `Bearer ${token}` });
+    // The explorer opens with that same session in its Headers tab, and the demo logins on the page.
+    for (const path of ['/', '/explorer']) {
+      const html = await (await fetch(`${proc.url}${path}`, { headers: { accept: 'text/html' } })).text();
+      expect(JSON.parse(/id="explorer-config">(.*?)<\/script>/.exec(html)![1]!).headers).toEqual({ Authorization: `Bearer ${token}` });
+      expect(html).toContain('ada@example.com / demo-ada-1');
+    }
   });
 
   test('DEMO=true ignores vendor variables, even invalid ones, and says so', async () => {
