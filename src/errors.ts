@@ -107,6 +107,12 @@ export class UpstreamUnavailableError extends SwitchboardError {
     super(ErrorCode.UPSTREAM_UNAVAILABLE, message, { ...options, vendor });
   }
 }
+/** The gateway's shared state (Redis) is away, so what it vouches for cannot be checked now. */
+export class SharedStateUnavailableError extends SwitchboardError {
+  constructor(what: string) {
+    super(ErrorCode.UPSTREAM_UNAVAILABLE, `${what} cannot be checked while the gateway's shared state is unavailable; try again shortly`);
+  }
+}
 export class UpstreamError extends SwitchboardError {
   constructor(vendor: VendorName, message = 'The vendor answered something unusable', options: ErrorOptions = {}) {
     super(ErrorCode.UPSTREAM_ERROR, message, { ...options, vendor });

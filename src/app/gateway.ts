@@ -70,7 +70,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let phase: Phase = 'starting';
   const disposers: Array<() => Promise<void>> = [];
   const logger = options.logger ?? createGatewayLogger(config, modules, options.logDestination);
-  const redis = !options.stores && config.redisUrl ? await connectRedis(config, logger) : undefined;
+  const redis = !options.stores && config.redis ? await connectRedis(config, logger) : undefined;
   if (redis) disposers.push(() => redis.close());
   const tracing = await startTracing(config.tracing, logger);
   // Last to go: the spans of everything else's shutdown are exported first.

@@ -37,8 +37,8 @@ export interface ServiceOptions {
 export function secretsOf(config: Config, modules: readonly VendorModule[]): SecretRegistry {
   const secrets = new SecretRegistry();
   secrets.add(config.sessionSecret);
-  const redisPassword = config.redisUrl ? new URL(config.redisUrl).password : '';
-  secrets.add(redisPassword ? decodeURIComponent(redisPassword) : undefined);
+  secrets.add(config.redis?.password);
+  if (config.redis?.mode === 'sentinel') secrets.add(config.redis.sentinelPassword);
   // A collector's credentials travel in the exporter's headers.
   for (const value of Object.values(config.tracing?.headers ?? {})) secrets.add(value);
   for (const module of modules) {

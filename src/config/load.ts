@@ -1,10 +1,11 @@
 import type { VendorModule } from '../vendors/module.js';
 import { VENDORS } from '../vendors/registry.js';
 import { EnvReader, type Env } from './env.js';
+import { readRedis } from './redis.js';
 import { readTracing } from './tracing.js';
 import type { Config, Limits, SessionLimits, SubscriptionLimits } from './types.js';
 
-export type { Config, Limits, SessionLimits, SubscriptionLimits } from './types.js';
+export type { Config, RedisConfig, Limits, SessionLimits, SubscriptionLimits } from './types.js';
 
 /**
  * Configuration is read once, at start-up, from the environment (and `.env`). Every problem is
@@ -68,15 +69,13 @@ function readGateway(env: EnvReader, demo: boolean): GatewaySettings {
   if (corsOrigins.some((origin) => !isOrigin(origin))) env.problem('CORS_ORIGINS', 'each entry must be an origin such as https://app.example.com');
   const explorer = env.string('EXPLORER', 'auto') as Config['explorer'];
   if (!['auto', 'local', 'sandbox'].includes(explorer)) env.problem('EXPLORER', 'must be auto, local or sandbox');
-  const redisUrl = env.given('REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) env.problem('REDIS_URL', 'must be a redis:// or rediss:// URL');
   return {
     production,
     port: env.given('PORT') === undefined ? 4000 : env.int('PORT', 4000, 0, 65535),
     host: env.string('HOST', '127.0.0.1'),
     sessionSecret: sessionSecret ?? '',
     sessionTtlMs: env.duration('SESSION_TTL', 8 * 3_600_000),
-    redisUrl,
+    redis: readRedis(env),
     replicas: env.int('REPLICAS', 1, 1, 1000),
     corsOrigins,
     introspection: env.bool('GRAPHQL_INTROSPECTION', !production),

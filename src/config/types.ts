@@ -8,7 +8,8 @@ export interface Config {
   host: string;
   sessionSecret: string;
   sessionTtlMs: number;
-  redisUrl?: string;
+  /** Shared state for many replicas (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS); undefined: in-process. */
+  redis?: RedisConfig;
   /** How many replicas share the vendor budgets: each keeps to budget / replicas while Redis is away. */
   replicas: number;
   corsOrigins: string[];
@@ -93,3 +94,22 @@ export interface TracingConfig {
   /** Vendor calls carry `traceparent` (off: vendors are third parties). */
   propagateToVendors: boolean;
 }
+
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+}
+
+/** How to reach Redis, in one of the three forms, with what every form shares. */
+export type RedisConfig = {
+  password?: string;
+  username?: string;
+  tls: boolean;
+  /** PEM of the CA that signed the servers' certificates (REDIS_TLS_CA). */
+  ca?: string;
+  /** Replicas a session write waits for (WAIT), and for how long at most. */
+  waitReplicas: number;
+  waitTimeoutMs: number;
+  /** How long budgets wait for an unreachable Redis before each replica books within its share. */
+  budgetGraceMs: number;
+} & ({ mode: 'server'; url: string; endpoint: RedisEndpoint } | { mode: 'cluster'; nodes: RedisEndpoint[] } | { mode: 'sentinel'; sentinels: RedisEndpoint[]; master: string; sentinelPassword?: string });

@@ -61,3 +61,16 @@ export function spawnGateway(
     });
   });
 }
+
+/** Polls `check` (every 100 ms; a throw counts as false) until true; the time it took. */
+export async function until(check: () => Promise<boolean>, ms: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if (await check().catch(() => false)) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not within ${ms} ms`);
+}
+
+/** Whether a gateway process answers /ready with 200. */
+export const ready = async (p: GatewayProcess): Promise<boolean> => (await fetch(`${p.url}/ready`)).status === 200;

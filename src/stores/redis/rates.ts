@@ -1,6 +1,8 @@
+import { SharedStateUnavailableError } from '../../errors.js';
 import type { RateRule, RateStore, Reservation } from '../../limits/rate-limiter.js';
 import type { Breaker } from './breaker.js';
 import type { Client } from './client.js';
+import { Durability } from './durability.js';
 
 /** One of this replica's bookings, and for each rule whether Redis could not vouch for it. */
 interface Booking {
@@ -46,9 +48,15 @@ export class RedisRateStore implements RateStore {
     private readonly breaker: Breaker,
     private readonly replicas: number,
     private readonly onFallback: () => void,
+    /** How long after Redis went away calls wait for it rather than book locally (REDIS_BUDGET_GRACE_MS). */
+    private readonly graceMs = 10_000,
+    /** Bookings wait for replicas as session writes do: a failover then forgets none. */
+    private readonly durability = new Durability(0, 100),
   ) {}
 
   async reserve(key: string, rules: RateRule[], now: number, maxWaitMs: number): Promise<Reservation> {
+    // Redis went away moments ago (a failover?): nothing is booked without it, as sessions fail closed.
+    if (this.inGrace()) throw new SharedStateUnavailableError('The vendor budget');
     this.slackMs = Math.max(this.slackMs, maxWaitMs);
     const own = this.bookingsOf(key, rules, now);
     if (this.breaker.up && !this.unsure(own, rules, Math.max(now, this.lastOf(own))).some(Boolean)) {
@@ -64,6 +72,8 @@ export class RedisRateStore implements RateStore {
         const answer = await this.book(key, rules, earliest - now, maxWaitMs);
         if (answer) return this.booked(own, rules, now, answer);
       }
+      // Redis went away during this call: within the grace period nothing is booked without it.
+      if (this.inGrace()) throw new SharedStateUnavailableError('The vendor budget');
       this.onFallback();
       const slot = this.localSlot(own, rules, at, rules.map(() => true));
       if (slot - now > maxWaitMs) return { ok: false, retryAfterMs: slot - now };
@@ -73,13 +83,23 @@ export class RedisRateStore implements RateStore {
     });
   }
 
+  /** Redis is marked down, but not for longer than the grace period. */
+  private inGrace(): boolean {
+    return !this.breaker.up && Date.now() - this.breaker.downSince < this.graceMs;
+  }
+
   /** Books in Redis; undefined when Redis could not be asked or did not answer. */
   private async book(key: string, rules: RateRule[], notBeforeMs: number, maxWaitMs: number): Promise<[number, number] | undefined> {
-    const keys = [...rules.map((_, i) => `r:${key}:${i}`), `r:${key}:last`];
+    // One hash tag for all of a budget's keys: on a Cluster the script runs on the node holding them.
+    const keys = [...rules.map((_, i) => `r:{${key}}:${i}`), `r:{${key}}:last`];
+    const args = [keys.length, ...keys, Math.floor(maxWaitMs), Math.ceil(notBeforeMs), ...rules.flatMap((r) => [r.limit, Math.ceil(r.windowMs)])];
     try {
-      return await this.breaker.run(() =>
-        this.redis.sbReserve(keys.length, ...keys, Math.floor(maxWaitMs), Math.ceil(notBeforeMs), ...rules.flatMap((r) => [r.limit, Math.ceil(r.windowMs)])),
-      );
+      return await this.breaker.run(async () => {
+        if (!this.durability.waiting) return this.redis.sbReserve(...args);
+        const pipeline = this.redis.pipeline();
+        (pipeline as unknown as Client).sbReserve(...args);
+        return (await this.durability.exec(pipeline))[0] as [number, number];
+      });
     } catch {
       return undefined;
     }

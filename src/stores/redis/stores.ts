@@ -1,7 +1,9 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { RedisConfig } from '../../config/types.js';
 import type { Logger } from '../../logger.js';
 import { Breaker } from './breaker.js';
-import { defineCommands } from './client.js';
+import { openConnection } from './connection.js';
+import { Durability } from './durability.js';
 import { RedisFailureStore } from './failures.js';
 import { ping } from './ping.js';
 import { RedisRateStore } from './rates.js';
@@ -9,7 +11,7 @@ import { RedisSessionStore } from './sessions.js';
 import { RedisTokenStore } from './tokens.js';
 
 /**
- * Shared state for many replicas (REDIS_URL): sessions and their revocation, the second level of
+ * Shared state for many replicas (REDIS_URL, a Cluster or Sentinels): sessions and their revocation, the second level of
  * the vendor token cache, rate-limit budgets and failed-login counts. (Persisted queries stay in
  * each process, bounded: a client whose query a replica lacks sends it again.)
  *
@@ -35,36 +37,48 @@ export interface RedisStores {
   close(): Promise<void>;
 }
 
-export function createRedisStores(url: string, options: { logger: Logger; replicas: number; maxSessionsPerClient?: number }): RedisStores {
+/** A single server's URL, as the tests give it, in the configuration's shape. */
+function serverConfig(url: string): RedisConfig {
+  const u = new URL(url);
+  return { mode: 'server', url, endpoint: { host: u.hostname, port: Number(u.port || 6379) }, tls: u.protocol === 'rediss:', waitReplicas: 0, waitTimeoutMs: 100, budgetGraceMs: 10_000 };
+}
+
+export interface RedisStoreOptions {
+  logger: Logger;
+  replicas: number;
+  maxSessionsPerClient?: number;
+  /** How long budgets wait for Redis before booking locally (REDIS_BUDGET_GRACE_MS). */
+  budgetGraceMs?: number;
+}
+
+export function createRedisStores(target: RedisConfig | string, options: RedisStoreOptions): RedisStores {
   const { logger } = options;
-  const connection = new Redis(url, {
-    keyPrefix: 'sb:',
-    // Fail at once while disconnected instead of queueing: no request waits on a dead Redis.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    // One slow answer marks Redis down (Breaker), so a request waits this long at most once.
-    commandTimeout: 1000,
-    connectTimeout: 2000,
-    // Reconnect forever, a little slower each time, at most every 2 s.
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-  });
-  const redis = defineCommands(connection);
-  const breaker = new Breaker(redis, logger);
+  const config = typeof target === 'string' ? serverConfig(target) : target;
+  const connection = openConnection(config);
+  const redis = connection.client;
+  const breaker = new Breaker(redis, logger, connection.cluster);
   let warnedFor = -1;
+  let shortWarned = 0;
+  const durability = new Durability(config.waitReplicas, config.waitTimeoutMs, (acked) => {
+    // Once a minute at most: after a failover the new primary has no replica for a while.
+    if (Date.now() - shortWarned < 60_000) return;
+    shortWarned = Date.now();
+    logger.warn({ acked, asked: config.waitReplicas }, 'writes are not reaching REDIS_WAIT_REPLICAS replicas in time: nothing to fail over to, or a replica lags');
+  });
   return {
     redis,
-    sessions: new RedisSessionStore(redis, breaker, options.maxSessionsPerClient),
+    sessions: new RedisSessionStore(redis, breaker, options.maxSessionsPerClient, durability),
     tokens: new RedisTokenStore(redis, breaker),
     rates: new RedisRateStore(redis, breaker, options.replicas, () => {
       if (warnedFor !== breaker.outages) logger.warn({ replicas: options.replicas }, "rate limits fall back to this replica's share of each budget until Redis returns");
       warnedFor = breaker.outages;
-    }),
+    }, options.budgetGraceMs ?? config.budgetGraceMs, durability),
     failures: new RedisFailureStore(redis, breaker),
     ping: () => ping(redis, breaker),
     connected: (ms) => breaker.whenUp(ms),
     async close() {
       breaker.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await connection.close();
     },
   };
 }

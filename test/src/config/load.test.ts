@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
+import { problems } from '../../helpers/config.js';
 import { parseDuration } from '../../../src/config/env.js';
 import { ConfigError, loadConfig } from '../../../src/config/load.js';
 import type { NuveqConfig } from '../../../datasources/nuveq/config.js';
@@ -14,15 +15,6 @@ const platformOf = (config: { vendors: Record<string, unknown> }) => config.vend
 const SECRET = 'x'.repeat(40);
 const FP = Array.from({ length: 32 }, () => 'AB').join(':');
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected the configuration to be refused');
-}
 
 describe('configuration', () => {
   test('with no vendor variable at all, the server is in demo mode and needs no secret', () => {

@@ -6,22 +6,13 @@ import type { PlatformSimulator } from '../../../../simulators/platform/simulato
 import { expectNoSecrets, gql, TEST_SECRET, type GraphQLResult } from '../../../helpers/gateway.js';
 import { nuveqEnv, startNuveq } from '../../../../simulators/nuveq/demo.js';
 import { platformEnv, startPlatform } from '../../../../simulators/platform/demo.js';
-import { spawnGateway, type GatewayProcess } from '../../../helpers/process.js';
+import { ready, spawnGateway, until, type GatewayProcess } from '../../../helpers/process.js';
 import { startRedis, type RedisServer } from '../../../helpers/redis.js';
 
 const LOGIN = 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token session { id } } }';
 const UPSTREAM_TIMEOUT_MS = 3000;
 
-async function until(check: () => Promise<boolean>, ms: number): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await check().catch(() => false)) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`not within ${ms} ms`);
-}
 
-const ready = async (p: GatewayProcess) => (await fetch(`${p.url}/ready`)).status === 200;
 const codes = (r: GraphQLResult) => (r.errors ?? []).map((e) => e.extensions?.code);
 
 /** What each operation answers while Redis is away (none: it answers as usual). */

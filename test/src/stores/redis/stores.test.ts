@@ -5,10 +5,10 @@ import { LogCollector } from '../../../helpers/gateway.js';
 import { startRedis, type RedisServer } from '../../../helpers/redis.js';
 
 /** A Redis of its own and `n` replicas' stores on it, all connected. */
-async function fleet(n: number, logs = new LogCollector()) {
+async function fleet(n: number, logs = new LogCollector(), budgetGraceMs = 0) {
   const redis = await startRedis();
   const logger = createLogger({ level: 'info', secrets: new SecretRegistry(), destination: logs });
-  const stores = Array.from({ length: n }, () => createRedisStores(redis.url, { logger, replicas: n }));
+  const stores = Array.from({ length: n }, () => createRedisStores(redis.url, { logger, replicas: n, budgetGraceMs }));
   for (const s of stores) expect(await s.connected(5000)).toBe(true);
   return {
     redis,
@@ -35,8 +35,8 @@ describe('Redis stores', () => {
   beforeAll(async () => {
     redis = await startRedis();
     const logger = createLogger({ level: 'info', secrets: new SecretRegistry(), destination: logs });
-    one = createRedisStores(redis.url, { logger, replicas: 2 });
-    two = createRedisStores(redis.url, { logger, replicas: 2 });
+    one = createRedisStores(redis.url, { logger, replicas: 2, budgetGraceMs: 0 });
+    two = createRedisStores(redis.url, { logger, replicas: 2, budgetGraceMs: 0 });
     expect(await one.connected(5000)).toBe(true);
     expect(await two.connected(5000)).toBe(true);
   });
@@ -94,8 +94,8 @@ describe('Redis stores when Redis misbehaves', () => {
     await Promise.all(cleanup.map((c) => c()));
     cleanup = [];
   });
-  const start = async (n: number, logs?: LogCollector) => {
-    const f = await fleet(n, logs);
+  const start = async (n: number, logs?: LogCollector, budgetGraceMs?: number) => {
+    const f = await fleet(n, logs, budgetGraceMs);
     cleanup.push(async () => {
       f.redis.thaw();
       await f.close();
@@ -175,6 +175,21 @@ describe('Redis stores when Redis misbehaves', () => {
     expect(more).toEqual([0, 2, 2]);
     expect(12 + more[0]! + more[1]! + more[2]!).toBeLessThanOrEqual(12 + 4);
     // Redis comes back before the end, so these stores are also closed while connected.
+    await redis.start();
+    for (const s of stores) expect(await s.connected(15_000)).toBe(true);
+  }, 30_000);
+
+  test('for REDIS_BUDGET_GRACE_MS after Redis goes away nothing is booked without it (UPSTREAM_UNAVAILABLE); later, shares', async () => {
+    const { redis, stores } = await start(2, undefined, 1_500);
+    const [one, two] = stores as [RedisStores, RedisStores];
+    const now = Date.now();
+    expect(await fill(one, 'grace', rules, now)).toBe(10);
+    await redis.stop();
+    // Marked down by the dropped connection; a failover lasts about this long.
+    for (const s of [one, two]) await expect(s.rates.reserve('grace', rules, now, 5_000)).rejects.toMatchObject({ extensions: { code: 'UPSTREAM_UNAVAILABLE' } });
+    await new Promise((r) => setTimeout(r, 1_600));
+    // A longer outage: each keeps to its share (5), counting what it booked (one: 10; two: none).
+    expect([await fill(one, 'grace', rules, now), await fill(two, 'grace', rules, now)]).toEqual([0, 5]);
     await redis.start();
     for (const s of stores) expect(await s.connected(15_000)).toBe(true);
   }, 30_000);
