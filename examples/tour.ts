@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { createSwitchboardClient, errorCode } from '../sdk/index.js';
+import { createSwitchboardClient, errorCode } from '../sdk/src/index.js';
 
 /**
  * `npm run example`: a tour of Switchboard through the typed SDK, against the demo. It uses the

@@ -1,6 +1,6 @@
 import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
 import { SetContextLink } from '@apollo/client/link/context';
-import { LoginClientDocument, NuveqUsersDocument } from 'switchboard/sdk';
+import { LoginClientDocument, NuveqUsersDocument } from '@switchboard/sdk';
 
 let token: string | undefined;
 

@@ -1,5 +1,5 @@
 import { GraphQLClient } from 'graphql-request';
-import { createSwitchboardClient, errorCode, NuveqUserDocument } from 'switchboard/sdk';
+import { createSwitchboardClient, errorCode, NuveqUserDocument } from '@switchboard/sdk';
 
 export async function roomVolume(endpoint = 'http://127.0.0.1:4000/graphql') {
   // The SDK: one typed method per operation; it keeps the token each login returns.

@@ -3,7 +3,7 @@ import { SetContextLink } from '@apollo/client/link/context';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { createClient as createWsClient } from 'graphql-ws';
-import { DeviceConnectionDocument, createSwitchboardClient, errorCode } from 'switchboard/sdk';
+import { DeviceConnectionDocument, createSwitchboardClient, errorCode } from '@switchboard/sdk';
 
 /** Apollo Client: queries and mutations over HTTP, subscriptions over the same URL's WebSocket. */
 export function createLiveClient(uri: string, token: () => string | undefined, webSocketImpl?: unknown) {

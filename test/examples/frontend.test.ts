@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createClient, loadUsers, signIn } from '../../examples/frontend/apollo-client.js';
 import { oneUser, roomVolume } from '../../examples/frontend/graphql-request.js';
 import { createLiveClient, firstSounds, watchRoom } from '../../examples/frontend/live.js';
+import { roomsWithErrors, roomWithApollo } from '../../examples/frontend/partial.js';
 import WebSocket from 'ws';
 import { tour } from '../../examples/tour.js';
 import { startDemo, type Demo } from '../../simulators/demo.js';
@@ -24,7 +25,7 @@ describe('the examples', () => {
 
   test('the README shows the frontend snippets exactly as they are compiled and run here', () => {
     const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
-    for (const file of ['examples/frontend/apollo-client.ts', 'examples/frontend/graphql-request.ts', 'examples/frontend/live.ts']) {
+    for (const file of ['examples/frontend/apollo-client.ts', 'examples/frontend/graphql-request.ts', 'examples/frontend/live.ts', 'examples/frontend/partial.ts']) {
       const block = new RegExp('```ts ' + file.replace(/[./]/g, '\\$&') + '\\n([\\s\\S]*?)```').exec(readme);
       expect(block).not.toBeNull();
       expect(block![1]).toBe(readFileSync(resolve(ROOT, file), 'utf8'));
@@ -39,6 +40,16 @@ describe('the examples', () => {
     expect(users.map((u) => u?.userId ?? null)).toEqual(['1002', null]);
   });
 
+  test('the partial-answer snippets keep data beside errors: the SDK’s withErrors and Apollo’s errorPolicy all', async () => {
+    const rooms = await roomsWithErrors(`${gw.url}/graphql`, ['room-101', 'boardroom']);
+    expect(rooms).toEqual([
+      { name: expect.any(String), volume: expect.any(Number), codes: [] },
+      { name: expect.any(String), volume: undefined, codes: ['UNAUTHENTICATED', 'UNAUTHENTICATED'] },
+    ]);
+    const login = await gw.gql<{ loginNureva: { token: string } }>('mutation { loginNureva(deviceId: "room-101", account: GENERAL, password: "") { token } }');
+    expect(await roomWithApollo(`${gw.url}/graphql`, login.data!.loginNureva.token, 'boardroom')).toEqual({ name: expect.any(String), volume: undefined, codes: ['UNAUTHENTICATED', 'UNAUTHENTICATED'] });
+  });
+
   test('the live snippets work against the server: Apollo Client’s split link and the SDK’s iterators', async () => {
     const login = await gw.gql<{ loginNureva: { token: string } }>('mutation { loginNureva(deviceId: "room-101", account: GENERAL, password: "") { token } }');
     const client = createLiveClient(`${gw.url}/graphql`, () => login.data!.loginNureva.token, WebSocket);
@@ -50,7 +61,7 @@ describe('the examples', () => {
     });
     expect(online).toBe(true);
     // The same client's queries go over HTTP, with the token.
-    const { data } = await client.query({ query: (await import('switchboard/sdk')).SessionDocument });
+    const { data } = await client.query({ query: (await import('@switchboard/sdk')).SessionDocument });
     expect(data?.session?.logins.map((l) => l.vendor)).toEqual(['NUREVA']);
     client.stop();
     const heard = await firstSounds(`${gw.url}/graphql`, 'room-101', 3, WebSocket);

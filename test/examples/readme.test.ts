@@ -51,8 +51,9 @@ describe('the README', () => {
 
   const helper = shellBlocks.find((b) => b.startsWith('gql() {'))!;
 
-  test('has the quick start, the gql examples and the event-stream example as shell blocks, and no other', () => {
-    expect(shellBlocks).toHaveLength(3);
+  test('has the quick start, the gql examples, the event-stream example and the SDK install (run by test/sdk/package.test.ts) as shell blocks, and no other', () => {
+    expect(shellBlocks).toHaveLength(4);
+    expect(shellBlocks.filter((b) => b.includes('npm pack --workspace sdk'))).toHaveLength(1);
     expect(shellBlocks[0]).toMatch(/^npm install && npm start\s/);
     expect(helper).toBeDefined();
   });

@@ -4,7 +4,7 @@
  * would fail on the unused directive.
  */
 import { request } from 'graphql-request';
-import { createSwitchboardClient, NuveqUserDocument, type NuveqUserQuery } from '../../sdk/index.js';
+import { createSwitchboardClient, NuveqUserDocument, type NuveqUserQuery } from '../../sdk/src/index.js';
 
 export async function typeLevelChecks(): Promise<void> {
   const sb = createSwitchboardClient('http://127.0.0.1:4000/graphql');
@@ -41,5 +41,16 @@ export async function typeLevelChecks(): Promise<void> {
   }
   // @ts-expect-error deviceId is required
   sb.DeviceEvents({});
-  void [name, department, typed];
+  // Errors as data: typed data (possibly null) beside the errors.
+  const partial = await sb.withErrors.Devices();
+  const ids: string[] | undefined = partial.data?.devices.map((d) => d.id);
+  const codes = partial.errors.map((e) => e.extensions?.code);
+  // @ts-expect-error data may be null: it must be checked
+  void partial.data.devices;
+  // @ts-expect-error variables are typed here too
+  await sb.withErrors.NuveqUser({ userId: false });
+  // @ts-expect-error subscriptions are iterators, not in withErrors
+  void sb.withErrors.DeviceEvents;
+  await sb.withErrors.Session();
+  void [name, department, typed, ids, codes];
 }

@@ -4,6 +4,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { print } from 'graphql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { getSdk, type SdkFunctionWrapper } from './__generated__/sdk.js';
+import * as Documents from './__generated__/graphql.js';
 import { DeviceConnectionDocument, DeviceEventsDocument, DeviceMetricsDocument, DeviceSoundLocationDocument } from './__generated__/graphql.js';
 
 /**
@@ -14,6 +15,10 @@ import { DeviceConnectionDocument, DeviceEventsDocument, DeviceMetricsDocument, 
  *   const sb = createSwitchboardClient('http://127.0.0.1:4000/graphql');
  *   await sb.LoginClient({ email, password });      // the token is now set
  *   const { session } = await sb.Session();
+ *
+ * Methods throw on any GraphQL error (a ClientError; `errorCode` reads its code). Where an answer
+ * may be partial (device queries return data beside errors for devices the session has no login
+ * for), `sb.withErrors.<Operation>()` resolves to `{ data, errors }` instead of throwing.
  */
 
 export * from './__generated__/graphql.js';
@@ -47,6 +52,22 @@ export const SUBSCRIPTION_NAMES = Object.keys(SUBSCRIPTIONS) as Array<keyof Subs
 /** One live subscription: iterate it for results; `return()` (or leaving a for-await loop) ends it. */
 export type LiveResults<T> = AsyncIterableIterator<T> & { return(): Promise<IteratorResult<T, undefined>> };
 
+type Sdk = ReturnType<typeof getSdk>;
+/** The queries and mutations: every SDK operation that is not a subscription. */
+export type OperationName = Exclude<keyof Sdk, keyof Subscriptions>;
+type DocumentOf<K extends string> = (typeof Documents)[`${K}Document` & keyof typeof Documents];
+/** An operation's variables argument, optional where the operation has none required. */
+type VariablesArg<F> = F extends (variables: infer V, ...rest: never[]) => unknown ? (undefined extends V ? [variables?: V] : [variables: V]) : never;
+
+/** An answer with its errors beside the data: `data` is null when nothing could be answered. */
+export interface PartialResult<R> {
+  data: R | null;
+  errors: readonly GraphQLFormattedError[];
+}
+
+/** One method per query and mutation that resolves to `{ data, errors }` rather than throwing on GraphQL errors. */
+export type WithErrorsMethods = { [K in OperationName]: (...variables: VariablesArg<Sdk[K]>) => Promise<PartialResult<ResultOf<DocumentOf<K>>>> };
+
 type LiveMethods = { [K in keyof Subscriptions]: (variables: VariablesOf<Subscriptions[K]>) => LiveResults<ResultOf<Subscriptions[K]>> };
 
 export type SwitchboardClient = Omit<ReturnType<typeof getSdk>, keyof Subscriptions> &
@@ -56,6 +77,10 @@ export type SwitchboardClient = Omit<ReturnType<typeof getSdk>, keyof Subscripti
     setToken(token: string | undefined): void;
     /** The raw graphql-request client, for documents of your own. */
     readonly graphql: GraphQLClient;
+    /** The same operations, answering `{ data, errors }` instead of throwing on GraphQL errors. */
+    readonly withErrors: WithErrorsMethods;
+    /** Any query or mutation document of your own, answering `{ data, errors }`. */
+    execute<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables?: V): Promise<PartialResult<R>>;
     /** Any subscription document of your own, over the same WebSocket. */
     subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): LiveResults<R>;
     /** Closes the subscriptions' WebSocket, if one is open. */
@@ -94,6 +119,28 @@ export function createSwitchboardClient(endpoint: string, options: SwitchboardCl
     return result;
   };
   const sdk = getSdk(graphql, wrapper);
+  // Errors as data: graphql-request's errorPolicy 'all' gives 2xx answers' errors beside the data;
+  // a 4xx answer with a GraphQL body (a validation error) still throws, and is turned into data here.
+  const lenient = new GraphQLClient(endpoint, { headers: options.headers, fetch: options.fetch, errorPolicy: 'all' });
+  const execute = async <R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables?: V): Promise<PartialResult<R>> => {
+    let answer: { data?: unknown; errors?: readonly GraphQLFormattedError[] };
+    try {
+      answer = await lenient.rawRequest<R, V>(print(document), variables, token ? { authorization: `Bearer ${token}` } : {});
+    } catch (error) {
+      if (!(error instanceof ClientError) || !error.response.errors?.length) throw error;
+      answer = { data: error.response.data, errors: error.response.errors as readonly GraphQLFormattedError[] };
+    }
+    const data = (answer.data ?? null) as R | null;
+    if (operationNameOf(document) === 'Logout' && !answer.errors?.length) token = undefined;
+    else token = payloadToken(data) ?? token;
+    return { data, errors: answer.errors ?? [] };
+  };
+  const documents = Documents as unknown as Record<string, TypedDocumentNode<unknown, Record<string, unknown>>>;
+  const withErrors = Object.fromEntries(
+    Object.keys(sdk)
+      .filter((name) => !(name in SUBSCRIPTIONS) && documents[`${name}Document`])
+      .map((name) => [name, (variables?: Record<string, unknown>) => execute(documents[`${name}Document`]!, variables)]),
+  );
   let ws: WsClient | undefined;
   const socket = () =>
     (ws ??= createWsClient({
@@ -111,9 +158,16 @@ export function createSwitchboardClient(endpoint: string, options: SwitchboardCl
     token: { get: () => token, enumerable: true },
     setToken: { value: (next: string | undefined) => void (token = next) },
     graphql: { value: graphql },
+    withErrors: { value: withErrors },
+    execute: { value: execute },
     subscribe: { value: subscribe },
     close: { value: async () => ws?.dispose() },
   }) as unknown as SwitchboardClient;
+}
+
+function operationNameOf(document: TypedDocumentNode<unknown, never>): string | undefined {
+  for (const definition of document.definitions) if (definition.kind === 'OperationDefinition') return definition.name?.value;
+  return undefined;
 }
 
 /** graphql-ws's results as data: a result with errors ends the iteration with a SubscriptionError. */
