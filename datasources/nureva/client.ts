@@ -1,3 +1,4 @@
+import { Coalescer } from '../../src/upstream/coalesce.js';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
 import type { VendorDeps } from '../../src/vendors/module.js';
@@ -125,6 +126,8 @@ export class NurevaClient extends VendorApi implements StreamOpener {
   protected readonly vendor = VENDOR;
   private readonly registry = new Map<string, DeviceClient>();
   private readonly rules: RateRule[];
+  /** Device reads in flight, shared by callers with the same credentials (see NurevaDataSource.read). */
+  readonly reads = new Coalescer();
 
   constructor(
     readonly config: NurevaConfig,

@@ -4,6 +4,7 @@ import { withTokenRetry } from '../../src/auth/token-cache.js';
 import { ForbiddenError, UnauthenticatedError } from '../../src/errors.js';
 import { validatePassword } from '../../src/limits/input.js';
 import type { HttpMethod, UpstreamResponse } from '../../src/upstream/client.js';
+import type { CallScope } from '../../src/limits/request-scope.js';
 import type { VendorRequest } from '../../src/vendors/module.js';
 import { ACCOUNT_RANK, AUTH_TTL_MS, nurevaSlot, validateAudioInput, VENDOR, type AudioInput, type NurevaAccountName, type NurevaClient } from './client.js';
 import type { DeviceRecord, NurevaAudio, NurevaHardware } from './models.js';
@@ -55,9 +56,13 @@ export class NurevaDataSource {
    * (its account details changed): drop them, log in again once, repeat the call.
    */
   private async authed(deviceId: string, operation: string, method: HttpMethod, path: string, init: { json?: unknown; read?: boolean } = {}): Promise<UpstreamResponse> {
+    this.client.entry(deviceId);
+    const login = this.loginFor(await this.ctx.session(), deviceId);
+    return this.withLogin(login, deviceId, operation, method, path, init, this.ctx.scope);
+  }
+
+  private withLogin(login: StoredLogin, deviceId: string, operation: string, method: HttpMethod, path: string, init: { json?: unknown; read?: boolean }, scope: CallScope | undefined): Promise<UpstreamResponse> {
     const { client, ctx } = this;
-    client.entry(deviceId);
-    const login = this.loginFor(await ctx.session(), deviceId);
     const account = client.account(login);
     const password = client.password(login);
     const key = login.tokenKey ?? client.tokenKey(deviceId, account, password);
@@ -66,15 +71,28 @@ export class NurevaDataSource {
       VENDOR,
       key,
       client.login(deviceId, account, password),
-      (token) => client.send(deviceId, operation, method, path, { ...init, scope: ctx.scope, auth: async (note) => ({ authorization: `Nureva ${await token(note)}` }) }),
+      (token) => client.send(deviceId, operation, method, path, { ...init, scope, auth: async (note) => ({ authorization: `Nureva ${await token(note)}` }) }),
       (res) => res.status === 401,
       AUTH_TTL_MS,
     );
   }
 
-  private async read<T>(deviceId: string, operation: string, path: string): Promise<T> {
-    const res = await this.authed(deviceId, operation, 'GET', path, { read: true });
-    return this.client.object<T & object>(this.client.expect(res), 'something');
+  /**
+   * A read. This request's session must hold a login for the device (checked here, for each
+   * request); then reads of the same device and path with the same credentials (the token cache's
+   * HMAC key) in flight at the same time share one call, whichever sessions ask.
+   */
+  private async read<T>(deviceId: string, operation: string, path: string, share = true): Promise<T> {
+    const { client, ctx } = this;
+    client.entry(deviceId);
+    const login = this.loginFor(await ctx.session(), deviceId);
+    const call = async (scope: CallScope | undefined) => {
+      const res = await this.withLogin(login, deviceId, operation, 'GET', path, { read: true }, scope);
+      return client.object<T & object>(client.expect(res), 'something');
+    };
+    if (!share) return call(ctx.scope);
+    const key = login.tokenKey ?? client.tokenKey(deviceId, client.account(login), client.password(login));
+    return client.reads.run(`${key} ${deviceId} ${operation}`, ctx.scope, call);
   }
 
   audio(deviceId: string): Promise<NurevaAudio> {
@@ -112,9 +130,11 @@ export class NurevaDataSource {
     return this.fresh(deviceId);
   }
 
-  private fresh(deviceId: string): Promise<NurevaAudio> {
-    this.audioLoader.clear(deviceId);
-    return this.audioLoader.load(deviceId);
+  /** The settings after this request's own write: never an answer shared with a read that began before it. */
+  private async fresh(deviceId: string): Promise<NurevaAudio> {
+    const audio = this.read<NurevaAudio>(deviceId, 'audio.get', '/api/v1/audio', false);
+    this.audioLoader.clear(deviceId).prime(deviceId, audio);
+    return audio;
   }
 
   /** `deviceConnection`: any valid session; the heartbeat needs no device login. */

@@ -6,6 +6,8 @@ import { safeJson, VendorApi } from '../../src/upstream/vendor-api.js';
 import { UpstreamClient, type UpstreamResponse } from '../../src/upstream/client.js';
 import { AdaptiveConcurrency, type ConcurrencyGate } from '../../src/limits/rate-limiter.js';
 import type { CallScope } from '../../src/limits/request-scope.js';
+import { Coalescer } from '../../src/upstream/coalesce.js';
+import { LRUCache } from 'lru-cache';
 import { NUVEQ_USER_FIELDS, type NuveqUserData, type NuveqUserDetailRequest, type NuveqUserRecord } from './models.js';
 
 export const VENDOR = 'NUVEQ';
@@ -39,6 +41,10 @@ export class NuveqClient extends VendorApi {
    * is serialized once (JSON.stringify of the whole object was a visible part of a fast call).
    */
   private readonly detailBody: (userId: number) => string;
+  /** User Detail calls in flight, shared: every caller asks with the gateway's one key. */
+  readonly reads = new Coalescer();
+  /** NUVEQ_CACHE_TTL_MS > 0: answers kept that long (unknown users too), at most NUVEQ_CACHE_MAX of them. */
+  private readonly cache?: LRUCache<string, { user: NuveqUserRecord | null }>;
 
   constructor(
     readonly config: NuveqConfig,
@@ -65,17 +71,30 @@ export class NuveqClient extends VendorApi {
       throttleStatuses: [429, 503],
       connections: Math.max(CONNECTIONS, config.concurrency),
     });
+    if (config.cacheTtlMs > 0) {
+      this.cache = new LRUCache({ max: config.cacheMax, ttl: config.cacheTtlMs, ttlAutopurge: false, perf: { now: () => deps.clock.now() } });
+    }
   }
 
   close(): Promise<void> {
     return this.http.close();
   }
 
-  /** One User Detail call: the user, or null when Nuveq knows no such user. */
-  async fetchUser(userId: string, gate?: ConcurrencyGate, scope?: CallScope): Promise<NuveqUserRecord | null> {
-    // The endpoint is the base URL itself (`.../api/`).
-    const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate, scope });
-    return this.userOf(userId, res);
+  /**
+   * One User Detail call: the user, or null when Nuveq knows no such user. The answer depends only on
+   * the id (the key is the gateway's), so callers asking for the same user at the same time share one
+   * call, and with NUVEQ_CACHE_TTL_MS the answer is reused for that long.
+   */
+  fetchUser(userId: string, gate?: ConcurrencyGate, scope?: CallScope): Promise<NuveqUserRecord | null> {
+    const kept = this.cache?.get(userId);
+    if (kept) return Promise.resolve(kept.user);
+    return this.reads.run(userId, scope, async (shared) => {
+      // The endpoint is the base URL itself (`.../api/`).
+      const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate, scope: shared });
+      const user = this.userOf(userId, res);
+      this.cache?.set(userId, { user });
+      return user;
+    });
   }
 
   /** What a User Detail answer means: the user, null for an unknown one, or the error it is. */

@@ -8,6 +8,9 @@ export interface NuveqConfig {
   allowAnonymous: boolean;
   concurrency: number;
   timeZone: string;
+  /** Micro-cache of User Detail answers: 0 = off. */
+  cacheTtlMs: number;
+  cacheMax: number;
 }
 
 /** NUVEQ_*: the API key, owner account and User Detail port are required; the rest have defaults. */
@@ -29,6 +32,8 @@ export function readNuveqConfig(env: EnvReader): NuveqConfig | undefined {
   const url = env.url('NUVEQ_URL', 'https://api.nuveq.cloud/api/');
   const allowAnonymous = env.bool('NUVEQ_ALLOW_ANONYMOUS', false);
   const concurrency = env.int('NUVEQ_CONCURRENCY', 8, 1, 256);
+  const cacheTtlMs = env.int('NUVEQ_CACHE_TTL_MS', 0, 0, 3_600_000);
+  const cacheMax = env.int('NUVEQ_CACHE_MAX', 10_000, 1, 1_000_000);
   if (!tokenKey || apiId === undefined || !port || !url) return undefined;
-  return { url, port, apiId, tokenKey, allowAnonymous, concurrency, timeZone };
+  return { url, port, apiId, tokenKey, allowAnonymous, concurrency, timeZone, cacheTtlMs, cacheMax };
 }

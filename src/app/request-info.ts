@@ -1,7 +1,6 @@
-import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInfo } from '../graphql/context.js';
-import { ClientGoneError, RequestScope, type CallScope } from '../limits/request-scope.js';
+import { RequestScope, type CallScope } from '../limits/request-scope.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const BEARER = /^Bearer\s+(.*)$/is;
@@ -89,14 +88,12 @@ export function clientAddressOf(req: IncomingMessage, trustProxy: number, untrus
  * One that left before its request was even read gives no event at all.
  */
 export function requestScope(req: IncomingMessage, res: ServerResponse, limits: { requestTimeoutMs: number; vendorCallsPerRequest: number }, now: number): RequestScope {
-  const controller = new AbortController();
-  // One listener per vendor call waiting in a queue, up to the request's call budget.
-  setMaxListeners(limits.vendorCallsPerRequest + 10, controller.signal);
+  const scope = new RequestScope(undefined, now + limits.requestTimeoutMs, limits.vendorCallsPerRequest);
   const socket = req.socket;
-  if (socket.destroyed || socket.readableEnded) controller.abort(new ClientGoneError());
+  if (socket.destroyed || socket.readableEnded) scope.end();
   else {
     const gone = () => {
-      if (!res.writableFinished) controller.abort(new ClientGoneError());
+      if (!res.writableFinished) scope.end();
     };
     socket.once('end', gone);
     res.once('close', () => {
@@ -104,5 +101,5 @@ export function requestScope(req: IncomingMessage, res: ServerResponse, limits: 
       gone();
     });
   }
-  return new RequestScope(controller.signal, now + limits.requestTimeoutMs, limits.vendorCallsPerRequest);
+  return scope;
 }

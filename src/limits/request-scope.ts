@@ -7,7 +7,9 @@ import { BadUserInputError, ErrorCode, SwitchboardError } from '../errors.js';
  * gone is dropped before it is sent, and no request can make more calls than its budget.
  */
 export interface CallScope {
-  /** Aborted when the client closed its connection before the answer. */
+  /** True once the client closed its connection before the answer (cheap to read on every call). */
+  readonly gone: boolean;
+  /** Aborted when the client closed its connection before the answer (for waits that listen). */
   readonly signal: AbortSignal;
   /** Epoch ms after which no call of this request starts (REQUEST_TIMEOUT_MS from arrival). */
   readonly deadline: number;
@@ -24,12 +26,40 @@ export class ClientGoneError extends SwitchboardError {
 
 export class RequestScope implements CallScope {
   private calls = 0;
+  private controller?: AbortController;
+  private ended = false;
 
+  /**
+   * `signal`: the caller's own, or none, and the scope makes one only when a wait asks for it
+   * (most requests never wait): an AbortController per request was a visible share of a fast one.
+   */
   constructor(
-    readonly signal: AbortSignal,
+    private readonly external: AbortSignal | undefined,
     readonly deadline: number,
     private readonly maxCalls: number,
   ) {}
+
+  get gone(): boolean {
+    return this.ended || this.external?.aborted === true;
+  }
+
+  get signal(): AbortSignal {
+    if (this.external) return this.external;
+    if (!this.controller) {
+      this.controller = new AbortController();
+      // One listener per vendor call waiting in a queue, up to the request's call budget.
+      setMaxListeners(this.maxCalls + 10, this.controller.signal);
+      if (this.ended) this.controller.abort(new ClientGoneError());
+    }
+    return this.controller.signal;
+  }
+
+  /** The client went away: work not yet sent for it is dropped. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.controller?.abort(new ClientGoneError());
+  }
 
   spend(): void {
     if (++this.calls > this.maxCalls) {
@@ -47,4 +77,4 @@ const never = new AbortController().signal;
 setMaxListeners(0, never);
 
 /** A scope that never ends and never runs out (work outside any client request: start-up, benchmarks). */
-export const UNBOUNDED_SCOPE: CallScope = { signal: never, deadline: Number.POSITIVE_INFINITY, spend: () => undefined };
+export const UNBOUNDED_SCOPE: CallScope = { gone: false, signal: never, deadline: Number.POSITIVE_INFINITY, spend: () => undefined };

@@ -298,13 +298,14 @@ export class UpstreamClient {
     const scope = call.scope;
     let bounds: WaitBounds | undefined;
     if (scope) {
-      if (scope.signal.aborted) return Promise.reject(new ClientGoneError());
+      if (scope.gone) return Promise.reject(new ClientGoneError());
       try {
         scope.spend();
       } catch (error) {
         return Promise.reject(error);
       }
-      bounds = { signal: scope.signal, deadline: scope.deadline };
+      // The scope itself: its signal is made only if a queue actually has to wait.
+      bounds = scope;
     }
     // The timeout is for the vendor's answer: time spent queued behind our own concurrency limit
     // does not count, or a large batch would time out calls it never made. The request's own
@@ -356,16 +357,16 @@ export class UpstreamClient {
 
   private async attempts(call: UpstreamCall, deadline: number, note?: CallNote): Promise<UpstreamResponse> {
     const { vendor } = this;
-    const signal = call.scope?.signal;
+    const scope = call.scope;
     for (let attempt = 1; ; attempt++) {
       if (note && attempt > 1) note.retries++;
       if (call.rate && this.options.limiter) {
         const waited = note ? performance.now() : 0;
-        await this.options.limiter.acquire(vendor, call.rate.key, call.rate.rules, deadline - this.now(), signal);
+        await this.options.limiter.acquire(vendor, call.rate.key, call.rate.rules, deadline - this.now(), scope?.signal);
         if (note) note.budgetWaitMs += performance.now() - waited;
       }
       // Work not yet sent is dropped once its caller is gone.
-      if (signal?.aborted) throw new ClientGoneError();
+      if (scope?.gone) throw new ClientGoneError();
       const remaining = deadline - this.now();
       if (remaining <= 0) throw new UpstreamTimeoutError(vendor);
       let res: UpstreamResponse;
@@ -377,7 +378,7 @@ export class UpstreamClient {
         const retryable = call.read && attempt < this.maxAttempts && error instanceof UpstreamUnavailableError;
         const wait = backoff(attempt);
         if (retryable && this.now() + wait < deadline) {
-          await sleep(wait, signal);
+          await sleep(wait, scope?.signal);
           continue;
         }
         throw error;
@@ -389,7 +390,7 @@ export class UpstreamClient {
         if (retryAfter !== undefined && call.rate) this.options.limiter?.pause(call.rate.key, retryAfter * 1000);
         const wait = retryAfter !== undefined ? retryAfter * 1000 + Math.random() * 100 : backoff(attempt);
         if (call.read && attempt < this.maxAttempts && this.now() + wait < deadline) {
-          await sleep(wait, signal);
+          await sleep(wait, scope?.signal);
           continue;
         }
         throw new RateLimitedError(Math.max(1, retryAfter ?? wait / 1000), 'The vendor is throttling requests; retry later', { vendor });
@@ -398,7 +399,7 @@ export class UpstreamClient {
         const retryAfter = parseRetryAfter(res.headers['retry-after'], this.now());
         const wait = retryAfter !== undefined ? retryAfter * 1000 : backoff(attempt);
         if (this.now() + wait < deadline) {
-          await sleep(wait, signal);
+          await sleep(wait, scope?.signal);
           continue;
         }
       }
