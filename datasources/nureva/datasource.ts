@@ -117,6 +117,7 @@ export class NurevaDataSource {
     const body = validateAudioInput(input);
     const res = await this.authed(deviceId, 'audio.patch', 'PATCH', '/api/v1/audio', { json: body });
     this.client.expect(res, [200, 204]);
+    this.forgetReads(deviceId);
     return this.fresh(deviceId);
   }
 
@@ -127,7 +128,13 @@ export class NurevaDataSource {
       json: { operation: direction === 'UP' ? 'increment' : 'decrement' },
     });
     this.client.expect(res, [200, 204]);
+    this.forgetReads(deviceId);
     return this.fresh(deviceId);
+  }
+
+  /** After a write: reads of the device that began before it are not shared with anyone from now on. */
+  private forgetReads(deviceId: string): void {
+    this.client.reads.forget((key) => key.split(' ')[1] === deviceId);
   }
 
   /** The settings after this request's own write: never an answer shared with a read that began before it. */

@@ -111,11 +111,20 @@ function payloadToken(result: unknown): string | undefined {
 
 export function createSwitchboardClient(endpoint: string, options: SwitchboardClientOptions = {}): SwitchboardClient {
   let token = options.token;
+  // The gateway authenticates a WebSocket once, when it connects: after a new token (another
+  // login, setToken, a logout) new subscriptions go over a new socket, with it. The old one keeps
+  // its subscriptions (the gateway ends them if that session ends) and closes when they are done.
+  let ws: WsClient | undefined;
+  const sockets = new Set<WsClient>();
+  const useToken = (next: string | undefined) => {
+    if (next === token) return;
+    token = next;
+    ws = undefined;
+  };
   const graphql = new GraphQLClient(endpoint, { headers: options.headers, fetch: options.fetch });
   const wrapper: SdkFunctionWrapper = async (action, operationName) => {
     const result = await action(token ? { authorization: `Bearer ${token}` } : {});
-    if (operationName === 'Logout') token = undefined;
-    else token = payloadToken(result) ?? token;
+    useToken(operationName === 'Logout' ? undefined : (payloadToken(result) ?? token));
     return result;
   };
   const sdk = getSdk(graphql, wrapper);
@@ -131,8 +140,7 @@ export function createSwitchboardClient(endpoint: string, options: SwitchboardCl
       answer = { data: error.response.data, errors: error.response.errors as readonly GraphQLFormattedError[] };
     }
     const data = (answer.data ?? null) as R | null;
-    if (operationNameOf(document) === 'Logout' && !answer.errors?.length) token = undefined;
-    else token = payloadToken(data) ?? token;
+    useToken(operationNameOf(document) === 'Logout' && !answer.errors?.length ? undefined : (payloadToken(data) ?? token));
     return { data, errors: answer.errors ?? [] };
   };
   const documents = Documents as unknown as Record<string, TypedDocumentNode<unknown, Record<string, unknown>>>;
@@ -141,27 +149,41 @@ export function createSwitchboardClient(endpoint: string, options: SwitchboardCl
       .filter((name) => !(name in SUBSCRIPTIONS) && documents[`${name}Document`])
       .map((name) => [name, (variables?: Record<string, unknown>) => execute(documents[`${name}Document`]!, variables)]),
   );
-  let ws: WsClient | undefined;
-  const socket = () =>
-    (ws ??= createWsClient({
+  const socket = () => {
+    if (ws) return ws;
+    const bearer = token;
+    const client = createWsClient({
       url: endpoint.replace(/^http/, 'ws'),
-      // Read at each (re)connection: the token of the latest login.
-      connectionParams: () => (token ? { authorization: `Bearer ${token}` } : {}),
+      connectionParams: () => (bearer ? { authorization: `Bearer ${bearer}` } : {}),
       webSocketImpl: options.webSocketImpl,
+      // Connected while it has subscriptions, closed when the last one ends.
       lazy: true,
-    }));
+    });
+    // Sockets open now, for close(); a socket replaced by a newer token is forgotten once it closes.
+    client.on('opened', () => sockets.add(client));
+    client.on('closed', () => sockets.delete(client));
+    return (ws = client);
+  };
   const subscribe = <R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): LiveResults<R> => live<R>(socket().iterate({ query: print(document), variables }));
   const methods = Object.fromEntries(SUBSCRIPTION_NAMES.map((name) => [name, { value: (variables: Record<string, unknown>) => subscribe(SUBSCRIPTIONS[name] as TypedDocumentNode<unknown, Record<string, unknown>>, variables) }]));
   // defineProperties, not Object.assign: `token` must stay a live getter.
   return Object.defineProperties(sdk, {
     ...methods,
     token: { get: () => token, enumerable: true },
-    setToken: { value: (next: string | undefined) => void (token = next) },
+    setToken: { value: (next: string | undefined) => useToken(next) },
     graphql: { value: graphql },
     withErrors: { value: withErrors },
     execute: { value: execute },
     subscribe: { value: subscribe },
-    close: { value: async () => ws?.dispose() },
+    close: {
+      value: async () => {
+        const open = new Set(sockets);
+        if (ws) open.add(ws);
+        ws = undefined;
+        sockets.clear();
+        await Promise.all([...open].map((client) => client.dispose()));
+      },
+    },
   }) as unknown as SwitchboardClient;
 }
 

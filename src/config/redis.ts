@@ -76,6 +76,10 @@ export function readRedis(env: EnvReader): RedisConfig | undefined {
   const separate = env.given('REDIS_PASSWORD');
   if (inUrl && separate !== undefined && inUrl.password !== separate) env.problem('REDIS_PASSWORD', `differs from the password in ${form}`);
   const tls = env.bool('REDIS_TLS', parsed.some((p) => p.tls));
+  if (!tls && parsed.some((p) => p.tls)) env.problem('REDIS_TLS', `is false, but ${form} says rediss://`);
+  const passwords = new Set(parsed.flatMap((p) => (p.password !== undefined ? [p.password] : [])));
+  if (passwords.size > 1) env.problem(form, 'holds different passwords: give one (in the URLs or REDIS_PASSWORD)');
+  if (form === 'REDIS_SENTINELS' && passwords.size > 0) env.problem(form, 'holds a password: the Sentinels\' is REDIS_SENTINEL_PASSWORD, the data nodes\' REDIS_PASSWORD');
   const caFile = env.given('REDIS_TLS_CA');
   let ca: string | undefined;
   if (caFile !== undefined) {
@@ -93,7 +97,8 @@ export function readRedis(env: EnvReader): RedisConfig | undefined {
     // A replicated deployment (Sentinel, Cluster) loses the writes a replica had not received when
     // its primary fails: session writes wait for one replica by default; one server has none.
     waitReplicas: env.int('REDIS_WAIT_REPLICAS', form === 'REDIS_URL' ? 0 : 1, 0, 16),
-    waitTimeoutMs: env.int('REDIS_WAIT_TIMEOUT_MS', 100, 1, 10_000),
+    // Below the 1 s every Redis command is given: a longer WAIT would time out as if Redis were down.
+    waitTimeoutMs: env.int('REDIS_WAIT_TIMEOUT_MS', 100, 1, 500),
     // Longer than a failover takes (1-4 s measured): a failover books nothing outside Redis.
     budgetGraceMs: env.int('REDIS_BUDGET_GRACE_MS', 10_000, 0, 600_000),
   };

@@ -1,3 +1,4 @@
+import { UpstreamTimeoutError } from '../errors.js';
 import { ClientGoneError, type CallScope } from '../limits/request-scope.js';
 
 /**
@@ -6,11 +7,11 @@ import { ClientGoneError, type CallScope } from '../limits/request-scope.js';
  * callers who would have sent the very same request to the vendor ever share its answer. Writes,
  * logins and anything whose answer depends on more than the key must not come here.
  *
- * The first caller makes the call with its own scope (its deadline, its budget, its "client gone"
- * signal), exactly as without sharing. Each later caller is authorized by its own request before it
- * joins and counts the call against its own request's budget of vendor calls. If the first caller
- * goes away before the call is sent (its queued work is dropped), a caller still waiting makes the
- * call itself. Nothing here allocates per call beyond a map entry: no signal, no listener.
+ * Every caller is authorized by its own request before it comes here and counts the call against
+ * its own request's budget of vendor calls. The first caller makes the call with its own deadline
+ * and "client gone" signal, exactly as without sharing; if the call ends for a reason that is the
+ * first caller's alone (it left before the call was sent, or its earlier deadline ran out), a caller
+ * still waiting makes the call itself. Nothing here allocates a signal or a listener per call.
  *
  * Bounded by what is in flight: an entry lives from the first caller to the answer, and calls in
  * flight are bounded by each vendor's connections and queue (VENDOR_QUEUE_MAX).
@@ -24,10 +25,30 @@ export class Coalescer {
     return this.inflight.size;
   }
 
-  run<T>(key: string, scope: CallScope | undefined, work: (scope: CallScope | undefined) => Promise<T>): Promise<T> {
+  run<T>(key: string, scope: CallScope | undefined, work: (scope: CallScope | undefined) => Promise<T>, spent = false): Promise<T> {
     const shared = this.inflight.get(key) as Promise<T> | undefined;
-    if (shared) return this.join(shared, key, scope, work);
-    const call = work(scope);
+    if (scope) {
+      if (scope.gone) return Promise.reject(new ClientGoneError());
+      if (!spent) {
+        try {
+          scope.spend();
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+    }
+    if (shared) {
+      this.joined++;
+      return shared.catch((error: unknown) => {
+        // What ended the call may be the first caller's alone: it left before the call was sent,
+        // or its deadline (earlier than this caller's) ran out. A caller still here asks again.
+        if ((error instanceof ClientGoneError || error instanceof UpstreamTimeoutError) && !scope?.gone) return this.run(key, scope, work, true);
+        throw error;
+      });
+    }
+    // Budgets are spent by each caller as it comes (above), never again inside the call, so the
+    // first caller's budget cannot fail a call others share.
+    const call = work(scope ? new SharedScope(scope) : undefined);
     this.inflight.set(key, call);
     const done = () => {
       if (this.inflight.get(key) === call) this.inflight.delete(key);
@@ -36,20 +57,27 @@ export class Coalescer {
     return call;
   }
 
-  private join<T>(shared: Promise<T>, key: string, scope: CallScope | undefined, work: (scope: CallScope | undefined) => Promise<T>): Promise<T> {
-    if (scope) {
-      if (scope.gone) return Promise.reject(new ClientGoneError());
-      try {
-        scope.spend();
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    this.joined++;
-    // The first caller left before its call was sent: whoever is still here asks again.
-    return shared.catch((error: unknown) => {
-      if (error instanceof ClientGoneError && !scope?.gone) return this.run(key, scope, work);
-      throw error;
-    });
+  /** Calls in flight that a write has made stale: callers from now on make a new one. */
+  forget(match: (key: string) => boolean): void {
+    for (const key of this.inflight.keys()) if (match(key)) this.inflight.delete(key);
   }
+}
+
+/** The first caller's scope, with its budget already spent for this call. */
+class SharedScope implements CallScope {
+  constructor(private readonly first: CallScope) {}
+
+  get gone(): boolean {
+    return this.first.gone;
+  }
+
+  get signal(): AbortSignal {
+    return this.first.signal;
+  }
+
+  get deadline(): number {
+    return this.first.deadline;
+  }
+
+  spend(): void {}
 }

@@ -86,6 +86,21 @@ describe('the generated SDK against a real server', () => {
     await live.close();
   });
 
+  test('a new token takes new subscriptions to a new socket (as its session); open ones keep going', async () => {
+    const live = createSwitchboardClient(`${gw.url}/graphql`, { webSocketImpl: WebSocket });
+    await live.LoginNureva({ deviceId: 'room-101', account: 'GENERAL', password: '' });
+    const sound = live.DeviceSoundLocation({ deviceId: 'room-101' });
+    expect((await sound.next()).value?.deviceSoundLocation.deviceId).toBe('room-101');
+    // Another session, with no login for room-101: its subscriptions must not ride on the first socket.
+    const other = await gw.gql<{ loginNureva: { token: string } }>('mutation { loginNureva(deviceId: "huddle-3", account: GENERAL, password: "") { token } }');
+    live.setToken(other.data!.loginNureva.token);
+    const refused = await live.DeviceEvents({ deviceId: 'room-101' }).next().catch((e: unknown) => e);
+    expect(errorCode(refused)).toBe('UNAUTHENTICATED');
+    // The first session's subscription still runs on its own socket.
+    expect((await sound.next()).value?.deviceSoundLocation.deviceId).toBe('room-101');
+    await live.close();
+  });
+
   test('the SDK has a method for every subscription in sdk/operations', () => {
     const dir = join(ROOT, 'sdk', 'operations');
     const all = readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');

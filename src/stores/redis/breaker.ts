@@ -50,6 +50,8 @@ export class Breaker {
   private closed = false;
   private readonly waiters = new Set<() => void>();
   /** The primaries' run ids, sorted, as last seen ('' before the first look). */
+  /** INFO was refused (ACL): primary changes cannot be seen. */
+  private infoRefused = false;
   private identity = '';
   private checking = false;
 
@@ -153,12 +155,31 @@ export class Breaker {
   /** Reads the primaries' run ids; a change since the last look means the newest writes may be lost. */
   private async lookAtPrimaries(): Promise<void> {
     const primaries: Redis[] = this.cluster ? this.cluster.nodes('master') : [this.redis];
-    const ids = await Promise.all(primaries.map(async (node) => /run_id:(\w+)/.exec(await node.info('server'))?.[1] ?? '?'));
+    const ids = await Promise.all(primaries.map((node) => this.runIdOf(node)));
     const identity = ids.sort().join(',');
     if (this.identity !== '' && identity !== this.identity) {
       this.lostAt = Math.max(this.lostAt, Date.now());
       this.logger.warn('a Redis primary changed (failover or restart): its newest writes may be lost, so budgets keep to this replica\'s share for one window');
     }
     this.identity = identity;
+  }
+
+  /**
+   * A primary's run id. A Redis user that may not run INFO (an ACL without @dangerous) leaves it
+   * unknown: Redis is still usable, only a primary change can no longer be seen, so budgets are
+   * treated as possibly forgotten once (as after a failover) and the operator is told once.
+   */
+  private async runIdOf(node: Redis): Promise<string> {
+    try {
+      return /run_id:(\w+)/.exec(await node.info('server'))?.[1] ?? '?';
+    } catch (error) {
+      if (!(error instanceof ReplyError) || noPrimary(error)) throw error;
+      if (!this.infoRefused) {
+        this.infoRefused = true;
+        this.lostAt = Math.max(this.lostAt, Date.now());
+        this.logger.warn({ errorCode: String((error as Error).message).split(' ')[0] }, 'Redis refused INFO to this user: a failover cannot be detected, so budgets keep to this replica\'s share for one window now; allow INFO (+info) to detect failovers');
+      }
+      return '?';
+    }
   }
 }

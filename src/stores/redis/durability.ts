@@ -28,10 +28,13 @@ export class Durability {
     const waiting = this.waiting;
     if (waiting) pipeline.wait(this.replicas, this.timeoutMs);
     const results = (await pipeline.exec()) ?? [];
+    // WAIT's own answer: an error there (a managed Redis or an ACL that refuses WAIT) does not undo
+    // the write before it, so it counts as no replica having acknowledged it.
+    const waited = waiting ? results.pop() : undefined;
     for (const [error] of results) if (error) throw error;
     const answers = results.map(([, value]) => value);
-    if (waiting) {
-      const acked = Number(answers.pop());
+    if (waited) {
+      const acked = waited[0] ? 0 : Number(waited[1]);
       if (acked < this.replicas) {
         this.skipUntil = Date.now() + this.pauseMs;
         this.onShort(acked);

@@ -15,6 +15,13 @@ describe('Redis configuration', () => {
     expect(problems({ REDIS_CLUSTER_NODES: 'redis://a:1', REDIS_SENTINELS: 'b:2', REDIS_SENTINEL_MASTER: 'm' })[0]).toMatch(/^REDIS_CLUSTER_NODES, REDIS_SENTINELS: set only one/);
   });
 
+  test('contradictions are refused by name: TLS off with rediss://, two passwords, a password in the Sentinel list, a WAIT longer than a command', () => {
+    expect(problems({ REDIS_CLUSTER_NODES: 'rediss://a:1,rediss://b:2', REDIS_TLS: 'false' })).toEqual(['REDIS_TLS: is false, but REDIS_CLUSTER_NODES says rediss://']);
+    expect(problems({ REDIS_CLUSTER_NODES: 'redis://:one@a:1,redis://:two@b:2' })).toEqual(['REDIS_CLUSTER_NODES: holds different passwords: give one (in the URLs or REDIS_PASSWORD)']);
+    expect(problems({ REDIS_SENTINELS: 'redis://:pw@a:26379', REDIS_SENTINEL_MASTER: 'm' })[0]).toMatch(/^REDIS_SENTINELS: holds a password: the Sentinels' is REDIS_SENTINEL_PASSWORD/);
+    expect(problems({ REDIS_URL: 'redis://a:1', REDIS_WAIT_TIMEOUT_MS: '2000' })[0]).toMatch(/^REDIS_WAIT_TIMEOUT_MS/);
+  });
+
   test('each form, read', () => {
     expect(loadConfig({ REDIS_URL: 'redis://10.0.0.5:6380' }).redis).toMatchObject({ mode: 'server', endpoint: { host: '10.0.0.5', port: 6380 }, tls: false, waitReplicas: 0, budgetGraceMs: 10_000 });
     expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000, redis://10.0.0.2:7001' }).redis).toMatchObject({

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Coalescer } from '../../../src/upstream/coalesce.js';
 import { ClientGoneError, RequestScope, type CallScope } from '../../../src/limits/request-scope.js';
+import { UpstreamTimeoutError } from '../../../src/errors.js';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { nuveqEnv, startNuveq } from '../../../simulators/nuveq/demo.js';
 import type { NuveqSimulator } from '../../../simulators/nuveq/simulator.js';
@@ -73,14 +74,44 @@ describe('Coalescer', () => {
     await expect(owner).rejects.toBeInstanceOf(ClientGoneError);
     await expect(leaver).rejects.toBeInstanceOf(ClientGoneError);
     expect(await joiner).toBe('asked again');
-    // The call is made with the caller's own scope: its signal, deadline and budget.
-    expect(scopes).toEqual([one.scope, two.scope]);
+    // The call is made with the caller's own deadline and signal.
+    expect(scopes.map((x) => x?.deadline)).toEqual([one.scope.deadline, two.scope.deadline]);
+    expect(scopes[0]!.gone).toBe(true);
+    expect(scopes[1]!.gone).toBe(false);
     // A caller already gone is refused at once rather than join a call in flight.
     const pending = deferred<string>();
     const next = c.run('k', scope().scope, () => pending.promise);
     await expect(c.run('k', gone.scope, work)).rejects.toBeInstanceOf(ClientGoneError);
     pending.resolve('v');
     expect(await next).toBe('v');
+  });
+
+  test('what is the first caller\'s alone does not fail the others: its budget is spent before the call, its deadline is retried', async () => {
+    const c = new Coalescer();
+    // A first caller with one call left: the call's own spend (a retry inside it) costs it nothing more.
+    const last = scope(1).scope;
+    expect(await c.run('k', last, async (s) => (s!.spend(), s!.spend(), 'ok'))).toBe('ok');
+    await expect(c.run('other', last, async () => 'x')).rejects.toThrow(/MAX_VENDOR_CALLS_PER_REQUEST/);
+    // The first caller's earlier deadline ends the call: a later caller with time left asks again.
+    const timeout = deferred<string>();
+    let calls = 0;
+    const work = () => (++calls === 1 ? timeout.promise : Promise.resolve('in time'));
+    const early = c.run('t', scope().scope, work);
+    const later = c.run('t', scope().scope, work);
+    timeout.reject(new UpstreamTimeoutError('NUVEQ'));
+    await expect(early).rejects.toBeInstanceOf(UpstreamTimeoutError);
+    expect(await later).toBe('in time');
+    expect(calls).toBe(2);
+  });
+
+  test('forget: a call made stale by a write is not joined any more', async () => {
+    const c = new Coalescer();
+    const stale = deferred<string>();
+    const before = c.run('t dev-1 audio', undefined, () => stale.promise);
+    c.forget((k) => k.split(' ')[1] === 'dev-1');
+    expect(await c.run('t dev-1 audio', undefined, async () => 'fresh')).toBe('fresh');
+    stale.resolve('stale');
+    expect(await before).toBe('stale');
   });
 
   test('the call keeps the first caller\'s deadline; later callers, who arrived later, wait at most that long', async () => {
