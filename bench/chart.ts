@@ -1,26 +1,23 @@
 /**
- * The README's performance chart: Switchboard beside the bare proxy (both measured in the same
- * run) and the Apollo Server setups of issue #9's table (reference values from the machine the
- * issue was measured on, not re-measured here). CPU is drawn as a multiple of the bare proxy's in
- * the same measurement, because microseconds from two machines do not compare.
+ * The README's performance chart, from one run only: Switchboard and the Apollo Server setups
+ * beside the bare proxy, all measured in the same interleaved rounds of workload A. Throughput is
+ * drawn as a share of the bare proxy's, CPU per request as a multiple of its, each taken within a
+ * round (the machine drifts between rounds) and the median over rounds drawn.
  */
 
-export interface ChartInput {
+/** A server's figures as multiples of the bare proxy's in the same round (median over the rounds). */
+export interface ChartRow {
+  name: string;
+  ours: boolean;
   ratio: number;
-  cpu: number;
-  baselineCpu: number;
-  label: string;
+  cpuRatio: number;
 }
 
-/** The bare proxy's CPU per request on the machine where the references were measured. */
-const REFERENCE_PROXY_CPU = 70;
-
-const REFERENCES = [
-  { name: 'Apollo Server 5 executeHTTPGraphQLRequest + undici', ratio: 0.54, cpu: 130 },
-  { name: 'Apollo Server 5 + undici, cache-control off', ratio: 0.45, cpu: 160 },
-  { name: 'Apollo Server 5 + RESTDataSource', ratio: 0.21, cpu: 340 },
-  { name: 'Apollo Server 5 + global fetch', ratio: 0.1, cpu: 670 },
-];
+export interface ChartInput {
+  label: string;
+  baseline: { rps: number; cpuUsPerRequest: number };
+  rows: ChartRow[];
+}
 
 function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -29,22 +26,22 @@ function escape(text: string): string {
 export function chartSvg(input: ChartInput): string {
   const rows = [
     { name: 'bare node:http + undici (ceiling)', ratio: 1, cpu: 1, kind: 'base' },
-    { name: `Switchboard (${input.label})`, ratio: input.ratio, cpu: input.cpu / input.baselineCpu, kind: 'ours' },
-    ...REFERENCES.map((r) => ({ ...r, cpu: r.cpu / REFERENCE_PROXY_CPU, kind: 'ref' })),
+    ...input.rows.map((r) => ({ name: r.name, ratio: r.ratio, cpu: r.cpuRatio, kind: r.ours ? 'ours' : 'other' })),
   ];
-  const width = 900;
+  const width = 960;
   const rowH = 34;
   const top = 56;
-  const labelW = 330;
+  const labelW = 390;
   const panelW = 240;
   const gap = 40;
   const height = top + rows.length * rowH + 40;
   const maxCpu = Math.max(...rows.map((r) => r.cpu)) * 1.1;
+  const maxRatio = Math.max(1, ...rows.map((r) => r.ratio));
   const color = (kind: string) => (kind === 'ours' ? '#2f7d32' : kind === 'base' ? '#555' : '#9aa7b8');
   const bars = rows
     .map((r, i) => {
       const y = top + i * rowH;
-      const rw = Math.max(1, r.ratio * panelW);
+      const rw = Math.max(1, (r.ratio / maxRatio) * panelW);
       const cw = Math.max(1, (r.cpu / maxCpu) * panelW);
       const x2 = labelW + panelW + gap;
       return [
@@ -60,9 +57,9 @@ export function chartSvg(input: ChartInput): string {
 <rect width="100%" height="100%" fill="white"/>
 <text x="${labelW}" y="24" font-size="15" font-weight="bold">req/s ÷ bare proxy (higher is better)</text>
 <text x="${labelW + panelW + gap}" y="24" font-size="15" font-weight="bold">server CPU per request ÷ bare proxy's (lower is better)</text>
-<text x="${labelW}" y="42" font-size="11" fill="#666">workload A: one nuveqUser per request, 50 connections, local upstream</text>
+<text x="${labelW}" y="42" font-size="11" fill="#666">workload A: one nuveqUser per request, 50 connections, local upstream; each bar: the median over rounds of its ratio to the proxy in that round</text>
 ${bars}
-<text x="10" y="${height - 12}" font-size="11" fill="#666">Grey: Apollo Server setups from issue #9's table (measured on the issue's machine, bare proxy ${REFERENCE_PROXY_CPU} µs there). Dark: this run (bare proxy ${Math.round(input.baselineCpu)} µs, Switchboard ${Math.round(input.cpu)} µs).</text>
+<text x="10" y="${height - 12}" font-size="11" fill="#666">Run "${escape(input.label)}": bare proxy ${Math.round(input.baseline.rps)} req/s, ${Math.round(input.baseline.cpuUsPerRequest)} µs CPU per request. All servers pinned to the same core, interleaved in rounds.</text>
 </svg>
 `;
 }
