@@ -93,5 +93,8 @@ export function openConnection(config: RedisConfig): Connection {
 }
 
 async function quit(redis: Redis | Cluster): Promise<void> {
-  await redis.quit().catch(() => redis.disconnect());
+  await redis.quit().catch(() => undefined);
+  // Also after a clean QUIT: only disconnect() stops a Sentinel client's failover detector, whose
+  // own connections to the Sentinels would otherwise reconnect forever.
+  redis.disconnect();
 }
