@@ -32,6 +32,8 @@ export interface RedisStores {
   rates: RedisRateStore;
   failures: RedisFailureStore;
   ping(): Promise<boolean>;
+  /** Whether writes now wait for REDIS_WAIT_REPLICAS replicas (false while paused after a short WAIT). */
+  readonly waitingForReplicas: boolean;
   /** Resolves once Redis is up, or after `ms` whatever the state (start-up does not wait forever). */
   connected(ms: number): Promise<boolean>;
   close(): Promise<void>;
@@ -75,6 +77,9 @@ export function createRedisStores(target: RedisConfig | string, options: RedisSt
     }, options.budgetGraceMs ?? config.budgetGraceMs, durability),
     failures: new RedisFailureStore(redis, breaker),
     ping: () => ping(redis, breaker),
+    get waitingForReplicas() {
+      return durability.waiting;
+    },
     connected: (ms) => breaker.whenUp(ms),
     async close() {
       breaker.close();
