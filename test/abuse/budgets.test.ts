@@ -91,6 +91,23 @@ describe('abuse: callers that leave', () => {
     expect((after - before) / MB).toBeLessThan(20);
   }, 120_000);
 
+  test('item 6: a closed client socket alone drops its queued calls (the request deadline a minute away)', async () => {
+    const far = await startGateway({ ...nuveqEnv(nuveq, { NUVEQ_ALLOW_ANONYMOUS: 'true' }), REQUEST_TIMEOUT_MS: '60000', UPSTREAM_TIMEOUT_MS: '10000', LOG_LEVEL: 'error' });
+    try {
+      nuveq.resetLog();
+      // 100 distinct users: 64 calls go out on Nuveq's 64 connections, 36 wait for one to free
+      // up (2 s). Their clients leave after 200 ms, so none of the 36 may go out when it does.
+      await Promise.all(Array.from({ length: 100 }, (_, i) => abandon(far.url, JSON.stringify({ query: `{ nuveqUser(userId: "${3001 + i}") { name } }` }), 200)));
+      const lastLeft = Date.now();
+      await new Promise((r) => setTimeout(r, 2000 + 2000));
+      expect(nuveq.userDetailCalls()).toBeGreaterThanOrEqual(60);
+      expect(nuveq.userDetailCalls()).toBeLessThanOrEqual(64);
+      expect(nuveq.log.filter((r) => r.time > lastLeft + 500)).toEqual([]);
+    } finally {
+      await far.close();
+    }
+  }, 60_000);
+
   test('item 6: callers that stay are bounded too: the queue answers RATE_LIMITED at once when full, and nobody waits past REQUEST_TIMEOUT_MS', async () => {
     const small = await startGateway({ ...nuveqEnv(nuveq, { NUVEQ_ALLOW_ANONYMOUS: 'true', NUVEQ_CONCURRENCY: '1' }), VENDOR_QUEUE_MAX: '20', REQUEST_TIMEOUT_MS: '3000', UPSTREAM_TIMEOUT_MS: '10000', LOG_LEVEL: 'error' });
     try {

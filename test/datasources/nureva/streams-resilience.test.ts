@@ -162,9 +162,10 @@ describe('a device that keeps dropping its streams', () => {
     const token = (await gw.gql<{ loginNureva: { token: string } }>(LOGIN, { d: 'room-1', a: 'MONITOR', p: MONITOR })).data!.loginNureva.token;
     const subs = [subscribe('ws', gw.url, token, SOUND, { d: 'room-1' }), subscribe('sse', gw.url, token, CONNECTION, { d: 'room-1' })];
     await subs[0]!.nextData(5000, 0);
-    // Every open stream is cut 100 ms after it opens, for 30 s: without a budget the gateway
-    // would reopen several times a second.
-    const stopAt = Date.now() + 30_000;
+    // Every open stream is cut 100 ms after it opens, for 65 s (more than the device's whole
+    // window, so a budget spent twice as fast would show): without a budget the gateway would
+    // reopen several times a second.
+    const stopAt = Date.now() + 65_000;
     let delivered = 0;
     while (Date.now() < stopAt) {
       const before = subs[0]!.results.length;
@@ -179,5 +180,5 @@ describe('a device that keeps dropping its streams', () => {
     expect(streamRequests.length).toBeGreaterThan(20);
     expect(delivered).toBeGreaterThan(10);
     for (const s of subs) s.close();
-  }, 60_000);
+  }, 100_000);
 });

@@ -158,10 +158,10 @@ describe.each(VARIANTS)('device streams (%s)', (_name, variant) => {
       expect(logout.data?.logout).toBe(true);
       const started = Date.now();
       for (const s of subs) {
-        expect(await s.errorCode(2500)).toBe('UNAUTHENTICATED');
-        await s.untilEnded(2500);
+        expect(await s.errorCode(2000)).toBe('UNAUTHENTICATED');
+        await s.untilEnded(2000);
       }
-      expect(Date.now() - started).toBeLessThan(2500);
+      expect(Date.now() - started).toBeLessThan(2000);
       await within(2000, () => room.streams.open('events') === 0, 'the event stream closed with its last subscriber');
     });
   });
