@@ -96,8 +96,8 @@ describe('abuse: callers that leave', () => {
     try {
       nuveq.resetLog();
       // 100 distinct users: 64 calls go out on Nuveq's 64 connections, 36 wait for one to free
-      // up (2 s). Their clients leave after 200 ms, so none of the 36 may go out when it does.
-      await Promise.all(Array.from({ length: 100 }, (_, i) => abandon(far.url, JSON.stringify({ query: `{ nuveqUser(userId: "${3001 + i}") { name } }` }), 200)));
+      // up (2 s). Their clients leave after 500 ms, so none of the 36 may go out when it does.
+      await Promise.all(Array.from({ length: 100 }, (_, i) => abandon(far.url, JSON.stringify({ query: `{ nuveqUser(userId: "${3001 + i}") { name } }` }), 500)));
       const lastLeft = Date.now();
       await new Promise((r) => setTimeout(r, 2000 + 2000));
       expect(nuveq.userDetailCalls()).toBeGreaterThanOrEqual(60);

@@ -191,10 +191,12 @@ describe('tracing options', () => {
     const { nurevaEnv, startNureva } = await import('../../../simulators/nureva/demo.js');
     const { subscribe } = await import('../../helpers/subscriptions.js');
     const receiver = await startOtlpReceiver();
-    const room = await startNureva({ accounts: { monitor: { enabled: true, password: 'm-1' } }, soundLocationMs: 50 });
+    // A password no span could hold by chance (a short one such as 'm-1' is inside 'room-1').
+    const MONITOR_PASSWORD = 'monitor-pass-7Qx9';
+    const room = await startNureva({ accounts: { monitor: { enabled: true, password: MONITOR_PASSWORD } }, soundLocationMs: 50 });
     const gw = await startGateway({ ...nurevaEnv([{ id: 'room-1', sim: room }]), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' });
     try {
-      const token = (await post(gw.url, 'mutation { loginNureva(deviceId: "room-1", account: MONITOR, password: "m-1") { token } }')).data!.loginNureva.token as string;
+      const token = (await post(gw.url, `mutation { loginNureva(deviceId: "room-1", account: MONITOR, password: "${MONITOR_PASSWORD}") { token } }`)).data!.loginNureva.token as string;
       const live = subscribe('ws', gw.url, token, 'subscription { deviceSoundLocation(deviceId: "room-1") { powerLevel } }');
       await live.nextData(5000, 0);
       await new Promise((r) => setTimeout(r, 300));
@@ -208,7 +210,7 @@ describe('tracing options', () => {
       // No secret in any span: the password, the session token, the device's auth parameters.
       const authParameters = room.log.map((r) => String(r.headers.authorization ?? '').replace(/^Nureva /, '')).filter(Boolean);
       expect(authParameters.length).toBeGreaterThan(0);
-      expectNoSecrets(JSON.stringify(receiver.exports.map((e) => e.body)), ['m-1', token, ...authParameters]);
+      expectNoSecrets(JSON.stringify(receiver.exports.map((e) => e.body)), [MONITOR_PASSWORD, token, ...authParameters]);
     } finally {
       await gw.close();
       await receiver.close();
