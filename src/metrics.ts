@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { VendorName } from './errors.js';
+import { SeriesHistogram } from './histogram.js';
 
 /** One vendor operation's call counter and latency histogram, recorded together. */
 export interface UpstreamSeries {
@@ -48,13 +49,13 @@ export class Metrics {
     registers: [this.registry],
     collect: flushing(this.tallies.calls),
   });
-  readonly upstreamLatency = new Histogram({
-    name: 'switchboard_upstream_request_duration_seconds',
-    help: 'Vendor call latency (one attempt)',
-    labelNames: ['vendor', 'operation'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  /** Labels vendor and operation; recorded once per vendor call, so not prom-client's Histogram (see SeriesHistogram). */
+  readonly upstreamLatency = new SeriesHistogram(
+    'switchboard_upstream_request_duration_seconds',
+    'Vendor call latency (one attempt)',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
   readonly tokenCache = new Counter({
     name: 'switchboard_token_cache_events_total',
     help: 'Vendor token cache hits, misses, refreshes (renewals before expiry) and invalidations',
@@ -150,7 +151,7 @@ export class Metrics {
 
   /** One vendor operation's series, for a caller to keep: recording then costs no key building. */
   upstreamOf(vendor: VendorName, operation: string): UpstreamSeries {
-    const latency = this.upstreamLatency.labels(vendor, operation);
+    const latency = this.upstreamLatency.labels({ vendor, operation });
     const calls = new Map<string, Tally>();
     return {
       record: (outcome, seconds) => {

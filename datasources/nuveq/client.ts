@@ -88,13 +88,14 @@ export class NuveqClient extends VendorApi {
   fetchUser(userId: string, gate?: ConcurrencyGate, scope?: CallScope): Promise<NuveqUserRecord | null> {
     const kept = this.cache?.get(userId);
     if (kept) return Promise.resolve(kept.user);
-    return this.reads.run(userId, scope, async (shared) => {
+    return this.reads.run(userId, scope, (shared) =>
       // The endpoint is the base URL itself (`.../api/`).
-      const res = await this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate, scope: shared });
-      const user = this.userOf(userId, res);
-      this.cache?.set(userId, { user });
-      return user;
-    });
+      this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate, scope: shared }).then((res) => {
+        const user = this.userOf(userId, res);
+        this.cache?.set(userId, { user });
+        return user;
+      }),
+    );
   }
 
   /** What a User Detail answer means: the user, null for an unknown one, or the error it is. */

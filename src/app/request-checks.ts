@@ -16,6 +16,21 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  */
 export function mediaEssence(contentType: string | undefined): string | undefined {
   if (contentType === undefined) return undefined;
+  // Clients send the same header on every request (and each request reads it twice): the last
+  // answer is kept, for a header of ordinary length.
+  if (contentType === lastType) return lastEssence;
+  const essence = parseEssence(contentType);
+  if (contentType.length <= 256) {
+    lastType = contentType;
+    lastEssence = essence;
+  }
+  return essence;
+}
+
+let lastType: string | undefined;
+let lastEssence: string | undefined;
+
+function parseEssence(contentType: string): string | undefined {
   const semi = contentType.indexOf(';');
   const essence = (semi < 0 ? contentType : contentType.slice(0, semi)).trim();
   const slash = essence.indexOf('/');

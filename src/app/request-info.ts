@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { RequestInfo } from '../graphql/context.js';
 import { RequestScope, type CallScope } from '../limits/request-scope.js';
 
@@ -80,26 +81,42 @@ export function clientAddressOf(req: IncomingMessage, trustProxy: number, untrus
   return hops[hops.length - trustProxy] ?? direct;
 }
 
+/** The scopes of requests on a connection whose answers are not written yet. */
+const OPEN_SCOPES = Symbol('switchboard.openScopes');
+type TrackedSocket = Socket & { [OPEN_SCOPES]?: Set<RequestScope> };
+
 /**
  * A request's vendor-call scope: its budget of calls, a deadline `timeoutMs` away, and a signal
  * that fires when the client goes before its answer is written, so work still queued for it is
  * dropped. Gone: the connection closed, or the client ended its side (a client that closes its
  * socket right after sending leaves it half-open; Node keeps it so until the answer is written).
  * One that left before its request was even read gives no event at all.
+ *
+ * The connection is listened to once, not once per request (a keep-alive connection carries many):
+ * it ends every scope still open on it. `releaseScope` takes a scope off once its answer is written.
  */
-export function requestScope(req: IncomingMessage, res: ServerResponse, limits: { requestTimeoutMs: number; vendorCallsPerRequest: number }, now: number): RequestScope {
+export function requestScope(req: IncomingMessage, limits: { requestTimeoutMs: number; vendorCallsPerRequest: number }, now: number): RequestScope {
   const scope = new RequestScope(undefined, now + limits.requestTimeoutMs, limits.vendorCallsPerRequest);
-  const socket = req.socket;
-  if (socket.destroyed || socket.readableEnded) scope.end();
-  else {
+  const socket = req.socket as TrackedSocket;
+  if (socket.destroyed || socket.readableEnded) {
+    scope.end();
+    return scope;
+  }
+  let open = socket[OPEN_SCOPES];
+  if (!open) {
+    const scopes = (open = socket[OPEN_SCOPES] = new Set());
     const gone = () => {
-      if (!res.writableFinished) scope.end();
+      for (const s of scopes) s.end();
+      scopes.clear();
     };
     socket.once('end', gone);
-    res.once('close', () => {
-      socket.off('end', gone);
-      gone();
-    });
+    socket.once('close', gone);
   }
+  open.add(scope);
   return scope;
+}
+
+/** The request's answer is written: its client leaving from now on cancels nothing. */
+export function releaseScope(req: IncomingMessage, scope: RequestScope): void {
+  (req.socket as TrackedSocket)[OPEN_SCOPES]?.delete(scope);
 }

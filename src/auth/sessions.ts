@@ -72,6 +72,11 @@ export class StoreUnavailableError extends SwitchboardError {
 
 const ISSUER = 'switchboard';
 
+/** What verified tokens are remembered by (never the token itself). One-shot hash: a Hash object per request costs more than the digest. */
+function tokenDigest(token: string): string {
+  return hash('sha256', token, 'base64url');
+}
+
 /** Inputs are bounded before any call; this bounds what a vendor answered, before it is kept. */
 function checkSize(login: StoredLogin): void {
   if (JSON.stringify(login).length > MAX_LOGIN_BYTES) throw new UpstreamError(login.vendor, 'The vendor answered more than a session may keep');
@@ -147,8 +152,7 @@ export class SessionManager {
 
   /** The session id of a genuine, unexpired token; undefined for anything else. */
   async verify(token: string): Promise<string | undefined> {
-    // One-shot hash: a Hash object per request costs more than the digest itself.
-    const digest = hash('sha256', token, 'base64url');
+    const digest = tokenDigest(token);
     const known = this.verified.get(digest);
     if (known) return known.exp * 1000 > this.now() ? known.id : undefined;
     try {
@@ -165,13 +169,19 @@ export class SessionManager {
     }
   }
 
-  /** The live session a token names, or undefined (bad signature, expired, revoked). */
-  async resolve(token: string): Promise<SessionRecord | undefined> {
-    const id = await this.verify(token);
-    if (!id) return undefined;
-    const session = await this.store.get(id);
-    if (!session || session.expiresAt <= this.now()) return undefined;
-    return session;
+  /**
+   * The live session a token names, or undefined (bad signature, expired, revoked). A token
+   * verified before goes straight to the store (no await in between: this runs on every request
+   * with a session).
+   */
+  resolve(token: string): Promise<SessionRecord | undefined> {
+    const known = this.verified.get(tokenDigest(token));
+    if (known) return known.exp * 1000 > this.now() ? this.live(known.id) : Promise.resolve(undefined);
+    return this.verify(token).then((id) => (id ? this.live(id) : undefined));
+  }
+
+  private live(id: string): Promise<SessionRecord | undefined> {
+    return this.store.get(id).then((session) => (session && session.expiresAt > this.now() ? session : undefined));
   }
 
   /**

@@ -143,6 +143,12 @@ export interface WaitBounds {
   signal?: AbortSignal;
   /** Epoch ms: leave the queue with `onTimeout` when the turn has not come by then. */
   deadline?: number;
+  /**
+   * Told once when the caller goes, instead of `signal` (an abort listener per waiting call was a
+   * visible share of a large batch); `offGone` stops telling.
+   */
+  onGone?(listener: (reason: Error) => void): void;
+  offGone?(listener: (reason: Error) => void): void;
 }
 
 export interface GateOptions {
@@ -155,8 +161,15 @@ export interface GateOptions {
 }
 
 interface Waiter {
-  go: () => void;
-  fail: (error: Error) => void;
+  resolve: () => void;
+  reject: (error: Error) => void;
+  /** Epoch ms, or Infinity. */
+  deadline: number;
+  /** What leaves the queue when the caller goes (registered with its bounds). */
+  gone?: (reason: Error) => void;
+  bounds?: WaitBounds;
+  /** Bounds with only a signal: removes the abort listener. */
+  unlisten?: () => void;
 }
 
 /**
@@ -170,6 +183,9 @@ export class ConcurrencyGate {
   /** Insertion-ordered: the first is the oldest waiter; leaving from the middle is O(1). */
   private readonly queue = new Set<Waiter>();
   private readonly maxQueue: number;
+  private timer?: NodeJS.Timeout;
+  /** The deadline `timer` is armed for (Infinity: none). */
+  private timerAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly limit: () => number,
@@ -194,33 +210,65 @@ export class ConcurrencyGate {
 
   private wait(bounds: WaitBounds | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const signal = bounds?.signal;
-      if (signal?.aborted) return reject(signal.reason as Error);
-      let timer: NodeJS.Timeout | undefined;
-      const leave = (error: Error) => {
-        if (!this.queue.delete(waiter)) return;
-        settle();
-        reject(error);
-      };
-      const onAbort = () => leave(signal!.reason as Error);
-      const settle = () => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        go: () => {
-          settle();
-          resolve();
-        },
-        fail: leave,
-      };
+      const deadline = bounds?.deadline ?? Number.POSITIVE_INFINITY;
+      const waiter: Waiter = { resolve, reject, deadline: Number.isFinite(deadline) ? deadline : Number.POSITIVE_INFINITY, bounds };
       this.queue.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const deadline = bounds?.deadline;
-      if (deadline !== undefined && Number.isFinite(deadline)) {
-        timer = setTimeout(() => leave(this.options.onTimeout?.() ?? new Error('no turn before the deadline')), Math.max(0, deadline - (this.options.now ?? Date.now)()));
+      if (bounds) {
+        waiter.gone = (reason) => this.leave(waiter, reason);
+        const signal = bounds.signal;
+        if (bounds.onGone) bounds.onGone(waiter.gone);
+        else if (signal) {
+          if (signal.aborted) return this.leave(waiter, signal.reason as Error);
+          const onAbort = () => this.leave(waiter, signal.reason as Error);
+          signal.addEventListener('abort', onAbort, { once: true });
+          waiter.unlisten = () => signal.removeEventListener('abort', onAbort);
+        }
       }
+      if (waiter.deadline !== Number.POSITIVE_INFINITY && this.queue.has(waiter)) this.arm(waiter.deadline);
     });
+  }
+
+  /** Takes a waiter out of the queue, no longer listening for its caller. False when it was not there. */
+  private take(waiter: Waiter): boolean {
+    if (!this.queue.delete(waiter)) return false;
+    if (waiter.unlisten) waiter.unlisten();
+    else if (waiter.gone) waiter.bounds?.offGone?.(waiter.gone);
+    if (this.queue.size === 0) this.disarm();
+    return true;
+  }
+
+  private leave(waiter: Waiter, error: Error): void {
+    if (this.take(waiter)) waiter.reject(error);
+  }
+
+  /**
+   * One timer per gate, for the earliest deadline waiting (a batch's calls share their request's
+   * deadline, so a batch arms one timer, not one per call).
+   */
+  private arm(deadline: number): void {
+    if (deadline >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(expireGate, Math.max(0, deadline - (this.options.now ?? Date.now)()), this);
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** The timer for `timerAt` fired: every waiter due by then leaves; the next deadline is armed. */
+  expire(): void {
+    const due = this.timerAt;
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    let next = Number.POSITIVE_INFINITY;
+    for (const waiter of this.queue) {
+      if (waiter.deadline <= due) this.leave(waiter, this.options.onTimeout?.() ?? new Error('no turn before the deadline'));
+      else if (waiter.deadline < next) next = waiter.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.arm(next);
   }
 
   /** Runs `fn` in a slot already counted, and gives the slot back however it ends. */
@@ -253,12 +301,18 @@ export class ConcurrencyGate {
   drain(): void {
     while (this.queue.size > 0 && this.active < this.limit()) {
       const next = this.queue.values().next().value!;
-      this.queue.delete(next);
+      this.take(next);
       this.active++;
-      next.go();
+      next.resolve();
     }
   }
 }
+
+/** setTimeout's callback for a gate's deadline timer (an argument, so no closure per arming). */
+function expireGate(gate: ConcurrencyGate): void {
+  gate.expire();
+}
+
 
 /**
  * Concurrency that shrinks while a vendor throttles and grows back after (AIMD), for vendors

@@ -15,6 +15,9 @@ export interface CallScope {
   readonly deadline: number;
   /** Counts one vendor call; throws once the request has used its budget. */
   spend(): void;
+  /** Told once when the client goes (a cheaper `signal` for waits that only listen). */
+  onGone(listener: (reason: Error) => void): void;
+  offGone(listener: (reason: Error) => void): void;
 }
 
 /** The caller went away: its queued vendor calls are dropped. Nobody reads the answer. */
@@ -28,6 +31,8 @@ export class RequestScope implements CallScope {
   private calls = 0;
   private controller?: AbortController;
   private ended = false;
+  /** Waits told when the client goes: at most one per vendor call waiting, within the call budget. */
+  private watchers?: Set<(reason: Error) => void>;
 
   /**
    * `signal`: the caller's own, or none, and the scope makes one only when a wait asks for it
@@ -47,11 +52,25 @@ export class RequestScope implements CallScope {
     if (this.external) return this.external;
     if (!this.controller) {
       this.controller = new AbortController();
-      // One listener per vendor call waiting in a queue, up to the request's call budget.
+      // At most one listener per vendor call (a rate-limit wait or a retry's sleep), up to the call budget.
       setMaxListeners(this.maxCalls + 10, this.controller.signal);
       if (this.ended) this.controller.abort(new ClientGoneError());
     }
     return this.controller.signal;
+  }
+
+  onGone(listener: (reason: Error) => void): void {
+    if (this.gone) return listener(this.reason());
+    if (!this.watchers) {
+      this.watchers = new Set();
+      // A caller's own signal: one listener for the scope, however many calls wait.
+      this.external?.addEventListener('abort', () => this.notify(), { once: true });
+    }
+    this.watchers.add(listener);
+  }
+
+  offGone(listener: (reason: Error) => void): void {
+    this.watchers?.delete(listener);
   }
 
   /** The client went away: work not yet sent for it is dropped. */
@@ -59,6 +78,19 @@ export class RequestScope implements CallScope {
     if (this.ended) return;
     this.ended = true;
     this.controller?.abort(new ClientGoneError());
+    this.notify();
+  }
+
+  private reason(): Error {
+    return this.external?.aborted ? ((this.external.reason as Error | undefined) ?? new ClientGoneError()) : new ClientGoneError();
+  }
+
+  private notify(): void {
+    const watchers = this.watchers;
+    if (!watchers?.size) return;
+    const reason = this.reason();
+    for (const listener of [...watchers]) listener(reason);
+    watchers.clear();
   }
 
   spend(): void {
@@ -77,4 +109,4 @@ const never = new AbortController().signal;
 setMaxListeners(0, never);
 
 /** A scope that never ends and never runs out (work outside any client request: start-up, benchmarks). */
-export const UNBOUNDED_SCOPE: CallScope = { gone: false, signal: never, deadline: Number.POSITIVE_INFINITY, spend: () => undefined };
+export const UNBOUNDED_SCOPE: CallScope = { gone: false, signal: never, deadline: Number.POSITIVE_INFINITY, spend: () => undefined, onGone: () => undefined, offGone: () => undefined };

@@ -67,6 +67,14 @@ export class Coalescer {
 class SharedScope implements CallScope {
   constructor(private readonly first: CallScope) {}
 
+  onGone(listener: (reason: Error) => void): void {
+    this.first.onGone(listener);
+  }
+
+  offGone(listener: (reason: Error) => void): void {
+    this.first.offGone(listener);
+  }
+
   get gone(): boolean {
     return this.first.gone;
   }

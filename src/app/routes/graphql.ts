@@ -4,7 +4,7 @@ import type { Config } from '../../config/types.js';
 import { Context, type Services } from '../../graphql/context.js';
 import type { FastPath } from '../../graphql/fast-path.js';
 import { CSRF_MESSAGE, csrfBlocked, isJsonType, listLimitMessage, mediaEssence, oversizedList } from '../request-checks.js';
-import { bearerToken, HttpRequestInfo, MAX_BODY_BYTES, readBody, requestScope, variablesOfQueryString } from '../request-info.js';
+import { bearerToken, HttpRequestInfo, MAX_BODY_BYTES, readBody, releaseScope, requestScope, variablesOfQueryString } from '../request-info.js';
 import { sendErrors } from '../respond.js';
 import { corsCheck } from '../cors.js';
 
@@ -47,17 +47,21 @@ export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessag
       services.metrics.graphqlErrors.inc({ code: 'BAD_USER_INPUT' });
       return sendErrors(res, 400, listLimitMessage(tooLong, config.limits.listItems), 'BAD_USER_INPUT', { limit: config.limits.listItems });
     }
-    const scope = requestScope(req, res, config.limits, services.clock.now());
-    const context = new Context(services, new HttpRequestInfo(req, bearerToken(req.headers.authorization), config.trustProxy, scope, untrustedProxy));
-    if (fastPath && req.method === 'POST' && essence === 'application/json') {
-      const answer = await fastPath.run(read.body, req.headers.accept, context);
-      if (answer) {
-        res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body), 'x-content-type-options': 'nosniff', ...(options.closing() ? { connection: 'close' } : {}) });
-        res.end(answer.body);
-        return;
+    const scope = requestScope(req, config.limits, services.clock.now());
+    try {
+      const context = new Context(services, new HttpRequestInfo(req, bearerToken(req.headers.authorization), config.trustProxy, scope, untrustedProxy));
+      if (fastPath && req.method === 'POST' && essence === 'application/json') {
+        const answer = await fastPath.run(read.body, req.headers.accept, context);
+        if (answer) {
+          res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body), 'x-content-type-options': 'nosniff', ...(options.closing() ? { connection: 'close' } : {}) });
+          res.end(answer.body);
+          return;
+        }
       }
+      await viaApollo(apollo, req, res, search, read.body, context);
+    } finally {
+      releaseScope(req, scope);
     }
-    await viaApollo(apollo, req, res, search, read.body, context);
   };
 }
 

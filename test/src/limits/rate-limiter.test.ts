@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { RateLimitedError } from '../../../src/errors.js';
-import { AdaptiveConcurrency, MemoryRateStore, RateLimiter, type RateRule } from '../../../src/limits/rate-limiter.js';
+import { AdaptiveConcurrency, ConcurrencyGate, MemoryRateStore, RateLimiter, type RateRule } from '../../../src/limits/rate-limiter.js';
+import { ClientGoneError, RequestScope } from '../../../src/limits/request-scope.js';
 
 afterEach(() => {
   jest.useRealTimers();
@@ -154,5 +155,86 @@ describe('adaptive concurrency', () => {
     peaks.length = 0;
     expect(await Promise.all([batch(), batch()])).toEqual([2, 2]);
     expect(Math.max(...peaks)).toBe(3);
+  });
+});
+
+describe('concurrency gate waits', () => {
+  /** A gate of one slot held by a call that ends when told. */
+  function held(options: ConstructorParameters<typeof ConcurrencyGate>[1] = {}) {
+    const gate = new ConcurrencyGate(() => 1, { onTimeout: () => new Error('timed out'), ...options });
+    let release!: () => void;
+    const holding = gate.run(() => new Promise<void>((r) => (release = r)));
+    return { gate, holding, release: () => release() };
+  }
+
+  test('a request scope that ends drops its waiting calls at once, unstarted, and keeps no listener', async () => {
+    const { gate, holding, release } = held();
+    const scope = new RequestScope(undefined, Date.now() + 60_000, 100);
+    let started = 0;
+    const waits = Array.from({ length: 40 }, () => gate.run(async () => void started++, scope).catch((e: unknown) => e));
+    const other = new RequestScope(undefined, Date.now() + 60_000, 100);
+    const stays = gate.run(async () => 'served', other);
+    expect(gate.waiting).toBe(41);
+    scope.end();
+    const errors = await Promise.all(waits);
+    expect(errors.every((e) => e instanceof ClientGoneError)).toBe(true);
+    expect(gate.waiting).toBe(1);
+    release();
+    await holding;
+    expect(await stays).toBe('served');
+    expect(started).toBe(0);
+    // Neither scope still holds a listener of the gate's.
+    expect((scope as unknown as { watchers?: Set<unknown> }).watchers?.size ?? 0).toBe(0);
+    expect((other as unknown as { watchers?: Set<unknown> }).watchers?.size ?? 0).toBe(0);
+  });
+
+  test('a scope already ended is refused without waiting; one ended by its own signal drops its calls with that reason', async () => {
+    const { gate, release, holding } = held();
+    const ended = new RequestScope(undefined, Date.now() + 60_000, 10);
+    ended.end();
+    await expect(gate.run(async () => 'x', ended)).rejects.toBeInstanceOf(ClientGoneError);
+    const controller = new AbortController();
+    const external = new RequestScope(controller.signal, Date.now() + 60_000, 10);
+    const waits = [gate.run(async () => 'x', external), gate.run(async () => 'y', external)].map((p) => p.catch((e: unknown) => e));
+    const reason = new Error('subscription over');
+    controller.abort(reason);
+    expect(await Promise.all(waits)).toEqual([reason, reason]);
+    expect(gate.waiting).toBe(0);
+    release();
+    await holding;
+  });
+
+  test('waiters leave at their own deadlines, the earliest first, with one timer per gate', async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const { gate, release, holding } = held({ now: () => Date.now() });
+    const at = (ms: number) => ({ deadline: Date.now() + ms });
+    const left: string[] = [];
+    const wait = (name: string, ms: number) => gate.run(async () => name, at(ms)).then((v) => left.push(`ran ${v}`), (e: Error) => left.push(`${name}: ${e.message}`));
+    const all = [wait('late', 300), wait('early', 100), wait('early too', 100), wait('middle', 200), wait('none', Number.POSITIVE_INFINITY)];
+    expect(jest.getTimerCount()).toBe(1);
+    await jest.advanceTimersByTimeAsync(99);
+    expect(left).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(left).toEqual(['early: timed out', 'early too: timed out']);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(left).toEqual(['early: timed out', 'early too: timed out', 'middle: timed out']);
+    release();
+    await holding;
+    await jest.advanceTimersByTimeAsync(0);
+    // "late" got the slot before its deadline; with it gone nothing is armed any more.
+    expect(left.slice(3)).toEqual(['ran late', 'ran none']);
+    await Promise.all(all);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  test('bounds with only a signal still leave when it aborts', async () => {
+    const { gate, release, holding } = held();
+    const controller = new AbortController();
+    const waiting = gate.run(async () => 'x', { signal: controller.signal }).catch((e: unknown) => e);
+    controller.abort(new Error('gone'));
+    expect(((await waiting) as Error).message).toBe('gone');
+    expect(gate.waiting).toBe(0);
+    release();
+    await holding;
   });
 });
