@@ -14,14 +14,18 @@ export class NuveqDataSource {
     private readonly client: NuveqClient,
     private readonly ctx: VendorRequest,
   ) {
-    this.loader = new DataLoader(async (ids) => {
+    this.loader = new DataLoader((ids) => {
       ctx.services.metrics.batch(VENDOR, 'user');
       // Each batch gets the (adaptive) limit of calls in flight; one id needs no gate.
       const gate = ids.length > 1 ? this.client.concurrency.batch() : undefined;
-      const results = await Promise.all(ids.map((id) => this.client.fetchUser(id, gate, ctx.scope).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
-      // A failed answer is never kept: asking again (in this request) asks Nuveq again.
-      results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));
-      return results;
+      const one = (id: string) => this.client.fetchUser(id, gate, ctx.scope).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      const settled = (results: Array<NuveqUserRecord | null | Error>) => {
+        // A failed answer is never kept: asking again (in this request) asks Nuveq again.
+        results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));
+        return results;
+      };
+      // One id (the hot query's case) needs no Promise.all.
+      return ids.length === 1 ? one(ids[0]!).then((r) => settled([r])) : Promise.all(ids.map(one)).then(settled);
     });
   }
 

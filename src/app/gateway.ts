@@ -97,7 +97,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...explorer.pages,
     '/graphql/stream': (req, res) => (streamCors(req, res) ? subscriptions.sse(req, res) : undefined),
   };
-  const server = httpServer(logger, async (req, res) => {
+  const server = httpServer(logger, (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -141,14 +141,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 }
 
 /** The HTTP server: slow clients must not hold sockets (headers within 10 s, the request within 30 s). */
-function httpServer(logger: Logger, handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Server {
+function httpServer(logger: Logger, handle: Route): Server {
   // Node checks the timeouts every `connectionsCheckingInterval` (30 s by default, which would triple them).
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    const failed = (error: unknown) => {
       logger.error({ err: error }, 'request handler failed');
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       else res.destroy();
-    });
+    };
+    // The handler's own promise, not one wrapped around it (an async function here cost two more hops).
+    let handled: Promise<void> | void;
+    try {
+      handled = handle(req, res);
+    } catch (error) {
+      return failed(error);
+    }
+    handled?.catch(failed);
   });
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;

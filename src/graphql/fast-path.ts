@@ -146,7 +146,7 @@ export class FastPath {
    * Runs the request if it is the plain case, or answers undefined so the caller hands it to
    * Apollo Server. Nothing has executed when it answers undefined.
    */
-  async run(body: unknown, accept: string | undefined, context: Context): Promise<FastAnswer | undefined> {
+  run(body: unknown, accept: string | undefined, context: Context): Promise<FastAnswer | undefined> | undefined {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
     const { query, variables, operationName, extensions } = body as Record<string, unknown>;
     if (typeof query !== 'string' || extensions !== undefined) return undefined;
@@ -156,19 +156,29 @@ export class FastPath {
     if (!contentType) return undefined;
     const prepared = this.prepare(query, operationName ?? undefined);
     if (!prepared) return undefined;
-    const { schema, metrics, formatError } = this.options;
+    const { schema } = this.options;
     const { compiled } = prepared;
     const span = this.options.traced ? requestSpan() : undefined;
     span?.operation(prepared.operation.operation, prepared.operation.name?.value, query);
-    const result = compiled
-      ? await compiled.query(undefined, context, (variables as Record<string, unknown> | null) ?? {})
-      : ((await execute({
-          schema,
-          document: prepared.document,
-          variableValues: (variables as Record<string, unknown> | null) ?? undefined,
-          operationName: operationName ?? undefined,
-          contextValue: context,
-        })) as ExecutionResult);
+    try {
+      const result = compiled
+        ? compiled.query(undefined, context, (variables as Record<string, unknown> | null) ?? {})
+        : execute({
+            schema,
+            document: prepared.document,
+            variableValues: (variables as Record<string, unknown> | null) ?? undefined,
+            operationName: operationName ?? undefined,
+            contextValue: context,
+          });
+      // Straight on from the execution's own promise: no async wrapper and await in between.
+      return isPromise(result) ? result.then((r) => this.answer(r as ExecutionResult, prepared, contentType, span)) : Promise.resolve(this.answer(result as ExecutionResult, prepared, contentType, span));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private answer(result: ExecutionResult, prepared: Prepared, contentType: string, span: ReturnType<typeof requestSpan> | undefined): FastAnswer | undefined {
+    const { metrics, formatError } = this.options;
     // Variable coercion failed before anything ran: Apollo answers that (400, BAD_USER_INPUT).
     if (result.data === undefined) return undefined;
     const type = prepared.operation.operation;
@@ -190,3 +200,6 @@ export class FastPath {
   }
 }
 
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}

@@ -420,8 +420,7 @@ export class UpstreamClient {
     return status !== 503 || headers['retry-after'] !== undefined;
   }
 
-  private async once(call: UpstreamCall, remainingMs: number, bounded: boolean, note?: CallNote): Promise<UpstreamResponse> {
-    const { vendor, options } = this;
+  private once(call: UpstreamCall, remainingMs: number, bounded: boolean, note?: CallNote): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
     let body: string | undefined;
     if (call.jsonText !== undefined || call.json !== undefined) {
@@ -431,7 +430,13 @@ export class UpstreamClient {
       body = new URLSearchParams(call.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    if (call.auth) Object.assign(headers, await call.auth(note));
+    if (call.auth) return call.auth(note).then((auth) => this.send(call, Object.assign(headers, auth), body, remainingMs, bounded, note));
+    return this.send(call, headers, body, remainingMs, bounded, note);
+  }
+
+  /** One attempt on the wire; the answer recorded in the metrics, or the failure as a gateway error. */
+  private send(call: UpstreamCall, headers: Record<string, string>, body: string | undefined, remainingMs: number, bounded: boolean, note?: CallNote): Promise<UpstreamResponse> {
+    const { vendor, options } = this;
     // Off by default: vendors are third parties (TRACE_PROPAGATE_TO_VENDORS).
     if (note && this.options.tracing?.propagateToVendors) this.options.tracing.inject(traceStore.getStore()!.context, headers);
     let path = this.basePath + call.path;
@@ -443,21 +448,23 @@ export class UpstreamClient {
     const timeout = Math.max(1, Math.ceil(remainingMs));
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
-    try {
-      const res = await new Promise<UpstreamResponse>((resolveCall, rejectCall) => {
-        const handler = new Collect(resolveCall, rejectCall, started + timeout);
-        this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, handler);
-        if (bounded) handler.bound();
-      });
-      const status = res.status;
-      res.throttled = this.isThrottle(status, res.headers);
-      const outcome = res.throttled ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
-      this.series(call.operation).record(outcome, seconds());
-      if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
-      return res;
-    } catch (error) {
-      throw this.translate(error, call, seconds());
-    }
+    return new Promise<UpstreamResponse>((resolveCall, rejectCall) => {
+      const handler = new Collect(resolveCall, rejectCall, started + timeout);
+      this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, handler);
+      if (bounded) handler.bound();
+    }).then(
+      (res) => {
+        const status = res.status;
+        res.throttled = this.isThrottle(status, res.headers);
+        const outcome = res.throttled ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
+        this.series(call.operation).record(outcome, seconds());
+        if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
+        return res;
+      },
+      (error: unknown) => {
+        throw this.translate(error, call, seconds());
+      },
+    );
   }
 
   private translate(error: unknown, call: { operation: string }, seconds: number): SwitchboardError {

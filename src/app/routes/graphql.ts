@@ -51,7 +51,8 @@ export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessag
     try {
       const context = new Context(services, new HttpRequestInfo(req, bearerToken(req.headers.authorization), config.trustProxy, scope, untrustedProxy));
       if (fastPath && req.method === 'POST' && essence === 'application/json') {
-        const answer = await fastPath.run(read.body, req.headers.accept, context);
+        const running = fastPath.run(read.body, req.headers.accept, context);
+        const answer = running && (await running);
         if (answer) {
           res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body), 'x-content-type-options': 'nosniff', ...(options.closing() ? { connection: 'close' } : {}) });
           res.end(answer.body);
@@ -66,23 +67,26 @@ export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessag
 }
 
 /** The body, parsed as JSON for a JSON media type, or as text; undefined after answering 413 or 400. */
-async function readJsonBody(req: IncomingMessage, res: ServerResponse, isJson: boolean): Promise<Body> {
+function readJsonBody(req: IncomingMessage, res: ServerResponse, isJson: boolean): Promise<Body> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  const text = declared > MAX_BODY_BYTES ? undefined : await readBody(req);
-  if (text === undefined) {
+  const tooLarge = (): Body => {
     sendErrors(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`, 'BAD_REQUEST', {}, { connection: 'close' });
     // Stop reading the rest of an oversized upload; the socket closes after the answer.
     req.unpipe();
     req.resume();
     return { ok: false };
-  }
-  if (!isJson || text.length === 0) return { ok: true, body: text };
-  try {
-    return { ok: true, body: JSON.parse(text) as unknown };
-  } catch {
-    sendErrors(res, 400, 'The request body is not valid JSON', 'BAD_REQUEST');
-    return { ok: false };
-  }
+  };
+  if (declared > MAX_BODY_BYTES) return Promise.resolve(tooLarge());
+  return readBody(req).then((text) => {
+    if (text === undefined) return tooLarge();
+    if (!isJson || text.length === 0) return { ok: true, body: text };
+    try {
+      return { ok: true, body: JSON.parse(text) as unknown };
+    } catch {
+      sendErrors(res, 400, 'The request body is not valid JSON', 'BAD_REQUEST');
+      return { ok: false };
+    }
+  });
 }
 
 async function viaApollo(apollo: ApolloServer<Context>, req: IncomingMessage, res: ServerResponse, search: string, body: unknown, context: Context): Promise<void> {
