@@ -144,6 +144,9 @@ const NETWORK_CODES = new Set([
 
 const noop = (): void => undefined;
 
+/** The headers of a JSON call that has none of its own. Frozen: shared by every such call. */
+const JSON_HEADERS: Record<string, string> = Object.freeze({ accept: 'application/json', 'content-type': 'application/json' });
+
 /**
  * Gathers one answer straight from undici's dispatch callbacks. `pool.request` would wrap the body
  * in a Readable stream only for us to read it whole: for small JSON answers the stream machinery
@@ -421,6 +424,11 @@ export class UpstreamClient {
   }
 
   private once(call: UpstreamCall, remainingMs: number, bounded: boolean, note?: CallNote): Promise<UpstreamResponse> {
+    // A JSON call with no headers of its own (Nuveq's hot one) sends the one shared set: undici
+    // only reads it, and nothing below adds to it (no auth, no trace propagation).
+    if (call.jsonText !== undefined && !call.headers && !call.auth && !(note && this.options.tracing?.propagateToVendors)) {
+      return this.send(call, JSON_HEADERS, call.jsonText, remainingMs, bounded, note);
+    }
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
     let body: string | undefined;
     if (call.jsonText !== undefined || call.json !== undefined) {
@@ -446,11 +454,14 @@ export class UpstreamClient {
     // undici's own per-dispatch timeouts bound the call: an AbortSignal.timeout per request costs
     // ~50 µs on Node 20, most of a fast call. Headers and body each get what remains.
     const timeout = Math.max(1, Math.ceil(remainingMs));
+    // The whole vendor timeout (a first attempt) is the pool's own: undici then re-arms the
+    // connection's timer instead of making a new one per call.
+    const own = timeout < this.options.timeoutMs ? timeout : undefined;
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     return new Promise<UpstreamResponse>((resolveCall, rejectCall) => {
       const handler = new Collect(resolveCall, rejectCall, started + timeout);
-      this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, handler);
+      this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: own, bodyTimeout: own }, handler);
       if (bounded) handler.bound();
     }).then(
       (res) => {
