@@ -164,10 +164,21 @@ export class Metrics {
   }
 
   batch(vendor: VendorName, loader: string): void {
-    this.tally('batches', vendor, loader).inc();
+    this.pair('batches', vendor, loader).inc();
   }
 
   operation(type: string, outcome: 'ok' | 'error'): void {
-    this.tally('operations', type, outcome).inc();
+    this.pair('operations', type, outcome).inc();
+  }
+
+  /** Two-label tallies by their values, looked up without building a key (once per request). */
+  private readonly pairs = { batches: new Map<string, Map<string, Tally>>(), operations: new Map<string, Map<string, Tally>>() };
+
+  private pair(kind: 'batches' | 'operations', a: string, b: string): Tally {
+    let byB = this.pairs[kind].get(a);
+    if (!byB) this.pairs[kind].set(a, (byB = new Map()));
+    let found = byB.get(b);
+    if (!found) byB.set(b, (found = this.tally(kind, a, b)));
+    return found;
   }
 }

@@ -64,6 +64,9 @@ export interface FastAnswer {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** Small documents kept for a text comparison before the hash (see FastPath.remember). */
+const RECENT_DOCUMENTS = 8;
+const RECENT_DOCUMENT_BYTES = 16 * 1024;
 const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json; charset=utf-8';
 
 /**
@@ -100,6 +103,8 @@ export class FastPath {
    * kept (Apollo answers them), nor is one larger than an eighth of the budget.
    */
   private readonly documents: LRUCache<string, Prepared>;
+  /** The most recently used small documents, newest first (see `remember`). */
+  private readonly recent: Array<{ query: string; operationName: string | undefined; prepared: Prepared }> = [];
   private readonly rules: ValidationRule[];
 
   constructor(private readonly options: FastPathOptions) {
@@ -119,10 +124,16 @@ export class FastPath {
   }
 
   private prepare(query: string, operationName: string | undefined): Prepared | undefined {
+    // The last few small documents, compared as text: clients send the same handful of operations
+    // over and over, and comparing ~100 characters costs less than hashing them.
+    for (const r of this.recent) if (r.query === query && r.operationName === operationName) return r.prepared;
     // One-shot hash: the key holds 43 characters, not the document.
     const key = hash('sha256', operationName === undefined ? query : `${operationName}\u0000${query}`, 'base64url');
     const known = this.documents.get(key);
-    if (known) return known;
+    if (known) {
+      this.remember(query, operationName, known);
+      return known;
+    }
     let document: DocumentNode;
     try {
       document = parse(query, { maxTokens: this.options.maxTokens });
@@ -139,7 +150,18 @@ export class FastPath {
     const prepared: Prepared = { document, operation, compiled: compiled && isCompiledQuery(compiled) ? compiled : undefined, bytes: 0 };
     prepared.bytes = documentBytes(document) * (prepared.compiled ? 3 : 1);
     this.documents.set(key, prepared);
+    if (this.documents.has(key)) this.remember(query, operationName, prepared);
     return prepared;
+  }
+
+  /**
+   * Keeps a prepared document among the recent ones, if it is small: RECENT_DOCUMENTS of at most
+   * RECENT_DOCUMENT_BYTES each, so what they can hold beyond the byte-bounded cache is bounded too.
+   */
+  private remember(query: string, operationName: string | undefined, prepared: Prepared): void {
+    if (prepared.bytes > RECENT_DOCUMENT_BYTES) return;
+    this.recent.unshift({ query, operationName, prepared });
+    if (this.recent.length > RECENT_DOCUMENTS) this.recent.pop();
   }
 
   /**

@@ -39,9 +39,12 @@ export abstract class VendorApi {
   }
 }
 
+const NOT_BLANK = /\S/;
+
 /** The body as JSON, or undefined when it is empty or not JSON (error envelopes are optional). */
 export function safeJson<T>(res: UpstreamResponse): T | undefined {
-  if (!res.text.trim()) return undefined;
+  // Not `trim()`: that copies an answer ending in a newline just to test it.
+  if (!NOT_BLANK.test(res.text)) return undefined;
   try {
     return JSON.parse(res.text) as T;
   } catch {

@@ -126,6 +126,19 @@ describe('fast path parity with the Apollo Server pipeline', () => {
     }
   });
 
+  test('documents asked again answer as the first time, operation names told apart, while other documents turn the recent ones over', async () => {
+    // Both operations compile (no list of non-null items), so each is its own compiled query.
+    const doc = 'query A { __typename } query B { nuveqUser(userId: "1002") { userId name } }';
+    const asks: unknown[] = [];
+    for (let round = 0; round < 3; round++) {
+      asks.push({ query: doc, operationName: 'A' }, { query: doc, operationName: 'B' }, { query: doc, operationName: 'A' });
+      // More documents than the fast path keeps as recent ones (8), each asked twice.
+      for (let i = 0; i < 10; i++) asks.push({ query: `query Q${i} { __typename }` }, { query: `query Q${i} { __typename }` });
+      asks.push({ query: doc, operationName: 'B' }, { query: 'query U($id: ID!) { nuveqUser(userId: $id) { userId } }', variables: { id: String(1001 + round) } });
+    }
+    for (const payload of asks) expect(await raw(fast, tokens.fast!, payload)).toEqual(await raw(apollo, tokens.apollo!, payload));
+  });
+
   test('the fast path really serves the plain case (and Apollo the rest)', async () => {
     const before = (await (await fetch(`${fast.url}/metrics`)).text()).match(/switchboard_graphql_operations_total\{type="query",outcome="ok"\} (\d+)/)?.[1];
     await raw(fast, tokens.fast!, { query: '{ devices { id } }' });
