@@ -15,7 +15,8 @@ import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.
  *          --only A,B,C,D,E,M,S (all; A and B always run, as the hot path's measurement, so it selects C, D, E, M and S),
  *          --no-apollo (skip the Apollo Server contenders in A),
  *          --compare NAME=path/to/dist/src/app/main.js (repeatable: another build of the gateway in A's rounds, e.g. the
- *          commit before a change), --no-traced (skip A with tracing on)
+ *          commit before a change), --no-traced (skip A with tracing on),
+ *          --render bench/results/<run>.json (measure nothing: write latest.json, latest.md and chart.svg from a stored run)
  */
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
@@ -698,7 +699,19 @@ function markdown(r: any): string {
   return lines.join('\n');
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+/** Writes the latest files (what the README shows) from one stored run. */
+function render(path: string): void {
+  const json = JSON.parse(readFileSync(resolve(path), 'utf8')) as Record<string, any>;
+  writeFileSync(resolve(OUT, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(resolve(OUT, 'latest.md'), markdown(json));
+  writeFileSync(resolve(OUT, 'chart.svg'), chartSvg(chartInput(json)));
+}
+
+const RENDER = opt('render', '');
+if (RENDER) render(RENDER);
+else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
