@@ -163,8 +163,11 @@ export interface GateOptions {
 interface Waiter {
   resolve: () => void;
   reject: (error: Error) => void;
-  /** Epoch ms, or Infinity. */
-  deadline: number;
+  /**
+   * When its deadline falls, on the monotonic clock (`performance.now()`), or Infinity: worked out
+   * once, as it joins, so a step of the wall clock does not move a deadline already waiting.
+   */
+  due: number;
   /** What leaves the queue when the caller goes (registered with its bounds). */
   gone?: (reason: Error) => void;
   bounds?: WaitBounds;
@@ -184,7 +187,7 @@ export class ConcurrencyGate {
   private readonly queue = new Set<Waiter>();
   private readonly maxQueue: number;
   private timer?: NodeJS.Timeout;
-  /** The deadline `timer` is armed for (Infinity: none). */
+  /** The due time (monotonic) `timer` is armed for (Infinity: none). */
   private timerAt = Number.POSITIVE_INFINITY;
 
   constructor(
@@ -210,21 +213,23 @@ export class ConcurrencyGate {
 
   private wait(bounds: WaitBounds | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const deadline = bounds?.deadline ?? Number.POSITIVE_INFINITY;
-      const waiter: Waiter = { resolve, reject, deadline: Number.isFinite(deadline) ? deadline : Number.POSITIVE_INFINITY, bounds };
+      const deadline = bounds?.deadline;
+      const due = deadline !== undefined && Number.isFinite(deadline) ? performance.now() + (deadline - (this.options.now ?? Date.now)()) : Number.POSITIVE_INFINITY;
+      const waiter: Waiter = { resolve, reject, due, bounds };
       this.queue.add(waiter);
       if (bounds) {
         waiter.gone = (reason) => this.leave(waiter, reason);
-        const signal = bounds.signal;
         if (bounds.onGone) bounds.onGone(waiter.gone);
-        else if (signal) {
+        else if (bounds.signal) {
+          // Read only here: a request scope makes its AbortController on first read.
+          const signal = bounds.signal;
           if (signal.aborted) return this.leave(waiter, signal.reason as Error);
           const onAbort = () => this.leave(waiter, signal.reason as Error);
           signal.addEventListener('abort', onAbort, { once: true });
           waiter.unlisten = () => signal.removeEventListener('abort', onAbort);
         }
       }
-      if (waiter.deadline !== Number.POSITIVE_INFINITY && this.queue.has(waiter)) this.arm(waiter.deadline);
+      if (waiter.due !== Number.POSITIVE_INFINITY && this.queue.has(waiter)) this.arm(waiter.due);
     });
   }
 
@@ -245,11 +250,11 @@ export class ConcurrencyGate {
    * One timer per gate, for the earliest deadline waiting (a batch's calls share their request's
    * deadline, so a batch arms one timer, not one per call).
    */
-  private arm(deadline: number): void {
-    if (deadline >= this.timerAt) return;
+  private arm(due: number): void {
+    if (due >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timerAt = deadline;
-    this.timer = setTimeout(expireGate, Math.max(0, deadline - (this.options.now ?? Date.now)()), this);
+    this.timerAt = due;
+    this.timer = setTimeout(expireGate, Math.max(0, due - performance.now()), this);
   }
 
   private disarm(): void {
@@ -265,8 +270,8 @@ export class ConcurrencyGate {
     this.timerAt = Number.POSITIVE_INFINITY;
     let next = Number.POSITIVE_INFINITY;
     for (const waiter of this.queue) {
-      if (waiter.deadline <= due) this.leave(waiter, this.options.onTimeout?.() ?? new Error('no turn before the deadline'));
-      else if (waiter.deadline < next) next = waiter.deadline;
+      if (waiter.due <= due) this.leave(waiter, this.options.onTimeout?.() ?? new Error('no turn before the deadline'));
+      else if (waiter.due < next) next = waiter.due;
     }
     if (next !== Number.POSITIVE_INFINITY) this.arm(next);
   }

@@ -145,7 +145,7 @@ const NETWORK_CODES = new Set([
 const noop = (): void => undefined;
 
 /** The headers of a JSON call that has none of its own. Frozen: shared by every such call. */
-const JSON_HEADERS: Record<string, string> = Object.freeze({ accept: 'application/json', 'content-type': 'application/json' });
+const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: 'application/json', 'content-type': 'application/json' });
 
 /**
  * Gathers one answer straight from undici's dispatch callbacks. `pool.request` would wrap the body
@@ -424,7 +424,7 @@ export class UpstreamClient {
   }
 
   private once(call: UpstreamCall, remainingMs: number, bounded: boolean, note?: CallNote): Promise<UpstreamResponse> {
-    // A JSON call with no headers of its own (Nuveq's hot one) sends the one shared set: undici
+    // A JSON call with no headers of its own (the hottest vendor call is one) sends the one shared set: undici
     // only reads it, and nothing below adds to it (no auth, no trace propagation).
     if (call.jsonText !== undefined && !call.headers && !call.auth && !(note && this.options.tracing?.propagateToVendors)) {
       return this.send(call, JSON_HEADERS, call.jsonText, remainingMs, bounded, note);
@@ -438,15 +438,18 @@ export class UpstreamClient {
       body = new URLSearchParams(call.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    if (call.auth) return call.auth(note).then((auth) => this.send(call, Object.assign(headers, auth), body, remainingMs, bounded, note));
-    return this.send(call, headers, body, remainingMs, bounded, note);
+    const traced = (all: Record<string, string>) => {
+      // Off by default: vendors are third parties (TRACE_PROPAGATE_TO_VENDORS).
+      if (note && this.options.tracing?.propagateToVendors) this.options.tracing.inject(traceStore.getStore()!.context, all);
+      return all;
+    };
+    if (call.auth) return call.auth(note).then((auth) => this.send(call, traced(Object.assign(headers, auth)), body, remainingMs, bounded, note));
+    return this.send(call, traced(headers), body, remainingMs, bounded, note);
   }
 
   /** One attempt on the wire; the answer recorded in the metrics, or the failure as a gateway error. */
-  private send(call: UpstreamCall, headers: Record<string, string>, body: string | undefined, remainingMs: number, bounded: boolean, note?: CallNote): Promise<UpstreamResponse> {
+  private send(call: UpstreamCall, headers: Readonly<Record<string, string>>, body: string | undefined, remainingMs: number, bounded: boolean, note?: CallNote): Promise<UpstreamResponse> {
     const { vendor, options } = this;
-    // Off by default: vendors are third parties (TRACE_PROPAGATE_TO_VENDORS).
-    if (note && this.options.tracing?.propagateToVendors) this.options.tracing.inject(traceStore.getStore()!.context, headers);
     let path = this.basePath + call.path;
     if (path === '') path = '/';
     if (call.query) path += `?${new URLSearchParams(call.query).toString()}`;
@@ -465,12 +468,16 @@ export class UpstreamClient {
       if (bounded) handler.bound();
     }).then(
       (res) => {
-        const status = res.status;
-        res.throttled = this.isThrottle(status, res.headers);
-        const outcome = res.throttled ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
-        this.series(call.operation).record(outcome, seconds());
-        if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
-        return res;
+        try {
+          const status = res.status;
+          res.throttled = this.isThrottle(status, res.headers);
+          const outcome = res.throttled ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
+          this.series(call.operation).record(outcome, seconds());
+          if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
+          return res;
+        } catch (error) {
+          throw this.translate(error, call, seconds());
+        }
       },
       (error: unknown) => {
         throw this.translate(error, call, seconds());

@@ -48,7 +48,12 @@ export class Coalescer {
     }
     // Budgets are spent by each caller as it comes (above), never again inside the call, so the
     // first caller's budget cannot fail a call others share.
-    const call = work(scope ? new SharedScope(scope) : undefined);
+    let call: Promise<T>;
+    try {
+      call = work(scope ? new SharedScope(scope) : undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.inflight.set(key, call);
     const done = () => {
       if (this.inflight.get(key) === call) this.inflight.delete(key);

@@ -227,6 +227,22 @@ describe('concurrency gate waits', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
+  test('a step of the wall clock does not move a deadline already waiting', async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const { gate, release, holding } = held({ now: () => Date.now() });
+    const left: string[] = [];
+    const wait = (name: string, ms: number) => gate.run(async () => name, { deadline: Date.now() + ms }).catch((e: Error) => void left.push(`${name} at ${Math.round(performance.now())}`));
+    const t0 = Math.round(performance.now());
+    const first = wait('first', 300);
+    // The wall clock steps back a minute (NTP, a resumed VM); a later waiter with an earlier deadline re-arms the gate.
+    jest.setSystemTime(Date.now() - 60_000);
+    const second = wait('second', 100);
+    await jest.advanceTimersByTimeAsync(300);
+    expect(left).toEqual([`second at ${t0 + 100}`, `first at ${t0 + 300}`]);
+    release();
+    await Promise.all([holding, first, second]);
+  });
+
   test('bounds with only a signal still leave when it aborts', async () => {
     const { gate, release, holding } = held();
     const controller = new AbortController();

@@ -19,6 +19,17 @@ function deferred<T>() {
 const scope = (maxCalls = 10, controller = new AbortController()) => ({ controller, scope: new RequestScope(controller.signal, Date.now() + 10_000, maxCalls) });
 
 describe('Coalescer', () => {
+  test('a call that throws before it is under way is its caller\'s rejection, and leaves nothing in flight', async () => {
+    const c = new Coalescer();
+    const thrown = new Error('no call');
+    const asked = c.run('k', undefined, () => {
+      throw thrown;
+    });
+    await expect(asked).rejects.toBe(thrown);
+    expect(c.size).toBe(0);
+    expect(await c.run('k', undefined, async () => 'asked again')).toBe('asked again');
+  });
+
   test('callers of one key in flight share one call; a later caller starts a new one', async () => {
     const c = new Coalescer();
     let calls = 0;
