@@ -18,15 +18,8 @@ export class NuveqDataSource {
       ctx.services.metrics.batch(VENDOR, 'user');
       // Each batch gets the (adaptive) limit of calls in flight; one id needs no gate.
       const gate = ids.length > 1 ? this.client.concurrency.batch() : undefined;
-      const failed = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
-      const one = (id: string): Promise<NuveqUserRecord | null | Error> => {
-        try {
-          return this.client.fetchUser(id, gate, ctx.scope).catch(failed);
-        } catch (error) {
-          // A call that fails before it is under way is that id's error, not the whole batch's.
-          return Promise.resolve(failed(error));
-        }
-      };
+      // fetchUser never throws: a call that fails before it is under way rejects (Coalescer.run).
+      const one = (id: string) => this.client.fetchUser(id, gate, ctx.scope).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
       const settled = (results: Array<NuveqUserRecord | null | Error>) => {
         // A failed answer is never kept: asking again (in this request) asks Nuveq again.
         results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));

@@ -150,11 +150,13 @@ export class SessionManager {
       .sign(await this.key);
   }
 
-  /** The session id of a genuine, unexpired token; undefined for anything else. */
-  async verify(token: string): Promise<string | undefined> {
-    const digest = tokenDigest(token);
-    const known = this.verified.get(digest);
-    if (known) return known.exp * 1000 > this.now() ? known.id : undefined;
+  /** The session id a remembered token names, or undefined once it has expired. */
+  private unexpired(known: { id: string; exp: number }): string | undefined {
+    return known.exp * 1000 > this.now() ? known.id : undefined;
+  }
+
+  /** A token not seen before (or forgotten): jose checks it, and a genuine one is remembered by its digest. */
+  private async verifyAnew(token: string, digest: string): Promise<string | undefined> {
     try {
       const { payload } = await jwtVerify(token, await this.key, {
         issuer: ISSUER,
@@ -175,9 +177,13 @@ export class SessionManager {
    * with a session).
    */
   resolve(token: string): Promise<SessionRecord | undefined> {
-    const known = this.verified.get(tokenDigest(token));
-    if (known) return known.exp * 1000 > this.now() ? this.live(known.id) : Promise.resolve(undefined);
-    return this.verify(token).then((id) => (id ? this.live(id) : undefined));
+    const digest = tokenDigest(token);
+    const known = this.verified.get(digest);
+    if (known) {
+      const id = this.unexpired(known);
+      return id ? this.live(id) : Promise.resolve(undefined);
+    }
+    return this.verifyAnew(token, digest).then((id) => (id ? this.live(id) : undefined));
   }
 
   private live(id: string): Promise<SessionRecord | undefined> {

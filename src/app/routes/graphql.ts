@@ -69,16 +69,9 @@ export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessag
 /** The body, parsed as JSON for a JSON media type, or as text; undefined after answering 413 or 400. */
 function readJsonBody(req: IncomingMessage, res: ServerResponse, isJson: boolean): Promise<Body> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  const tooLarge = (): Body => {
-    sendErrors(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`, 'BAD_REQUEST', {}, { connection: 'close' });
-    // Stop reading the rest of an oversized upload; the socket closes after the answer.
-    req.unpipe();
-    req.resume();
-    return { ok: false };
-  };
-  if (declared > MAX_BODY_BYTES) return Promise.resolve(tooLarge());
+  if (declared > MAX_BODY_BYTES) return Promise.resolve(tooLarge(req, res));
   return readBody(req).then((text) => {
-    if (text === undefined) return tooLarge();
+    if (text === undefined) return tooLarge(req, res);
     if (!isJson || text.length === 0) return { ok: true, body: text };
     try {
       return { ok: true, body: JSON.parse(text) as unknown };
@@ -87,6 +80,14 @@ function readJsonBody(req: IncomingMessage, res: ServerResponse, isJson: boolean
       return { ok: false };
     }
   });
+}
+
+/** Answers 413 and stops reading the rest of an oversized upload (the socket closes after the answer). */
+function tooLarge(req: IncomingMessage, res: ServerResponse): Body {
+  sendErrors(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes`, 'BAD_REQUEST', {}, { connection: 'close' });
+  req.unpipe();
+  req.resume();
+  return { ok: false };
 }
 
 async function viaApollo(apollo: ApolloServer<Context>, req: IncomingMessage, res: ServerResponse, search: string, body: unknown, context: Context): Promise<void> {
