@@ -11,6 +11,7 @@ import type { DeviceRecord, NurevaAudio, NurevaHardware } from './models.js';
 import type { Channel } from '../../src/subscriptions/channel.js';
 import type { ConnectionState, DataEvent, DeviceEventModel } from './live.js';
 import type { StreamLogin } from './streams.js';
+import { settleAll } from '../../src/settle.js';
 
 /** Per-request face: audio and hardware loaded once per device per request. */
 export class NurevaDataSource {
@@ -21,7 +22,8 @@ export class NurevaDataSource {
     private readonly client: NurevaClient,
     private readonly ctx: VendorRequest,
   ) {
-    const each = <T>(load: (id: string) => Promise<T>) => (ids: readonly string[]) => Promise.all(ids.map((id) => load(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+    // A device that fails is an error at its own index, not for the whole batch.
+    const each = <T>(load: (id: string) => Promise<T>) => (ids: readonly string[]) => settleAll(ids.map(load));
     this.audioLoader = new DataLoader(each((id) => this.read<NurevaAudio>(id, 'audio.get', '/api/v1/audio')));
     this.hardwareLoader = new DataLoader(each((id) => this.read<NurevaHardware>(id, 'audio.hardware', '/api/v1/audio/hardware')));
   }

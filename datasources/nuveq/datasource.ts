@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import { BadUserInputError, UnauthenticatedError } from '../../src/errors.js';
+import { asError, settleAll } from '../../src/settle.js';
 import type { VendorRequest } from '../../src/vendors/module.js';
 import { VENDOR, type NuveqClient } from './client.js';
 import type { NuveqUserRecord } from './models.js';
@@ -19,14 +20,14 @@ export class NuveqDataSource {
       // Each batch gets the (adaptive) limit of calls in flight; one id needs no gate.
       const gate = ids.length > 1 ? this.client.concurrency.batch() : undefined;
       // fetchUser never throws: a call that fails before it is under way rejects (Coalescer.run).
-      const one = (id: string) => this.client.fetchUser(id, gate, ctx.scope).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
       const settled = (results: Array<NuveqUserRecord | null | Error>) => {
         // A failed answer is never kept: asking again (in this request) asks Nuveq again.
         results.forEach((r, i) => r instanceof Error && this.loader.clear(ids[i]!));
         return results;
       };
-      // One id (the hot query's case) needs no Promise.all.
-      return ids.length === 1 ? one(ids[0]!).then((r) => settled([r])) : Promise.all(ids.map(one)).then(settled);
+      // One id (the hot query's case) is one reaction, not a settling of a list of one.
+      if (ids.length === 1) return this.client.fetchUser(ids[0]!, gate, ctx.scope).then((r) => settled([r]), (e: unknown) => settled([asError(e)]));
+      return settleAll(ids.map((id) => this.client.fetchUser(id, gate, ctx.scope))).then(settled);
     });
   }
 

@@ -7,6 +7,7 @@ import { packageRoot } from '../config/package.js';
 import type { VendorModule } from '../vendors/module.js';
 import { VENDORS } from '../vendors/registry.js';
 import { BadUserInputError } from '../errors.js';
+import { settleAll } from '../settle.js';
 
 /** The core's SDL (schema/*.graphql, in file-name order), then each vendor module's, in registry order. */
 export function loadTypeDefs(modules: readonly VendorModule[] = VENDORS): string {
@@ -32,10 +33,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
-function asError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
-}
-
 /**
  * A list (of `depth` levels) once every item settled: a rejected item becomes its Error, and
  * inner lists settle the same way. Plain lists come back as they are.
@@ -45,7 +42,7 @@ function settled(value: unknown, depth: number): unknown {
   if (depth === 0 || !Array.isArray(value)) return value;
   const items = depth > 1 ? value.map((v) => settled(v, depth - 1)) : value;
   if (!items.some(isThenable)) return items;
-  return Promise.allSettled(items).then((results) => results.map((r) => (r.status === 'fulfilled' ? r.value : asError(r.reason))));
+  return settleAll(items);
 }
 
 /** How many list levels a field's type has (`[[T]]` is 2). */

@@ -358,25 +358,63 @@ export class UpstreamClient {
     );
   }
 
-  private async attempts(call: UpstreamCall, deadline: number, note?: CallNote): Promise<UpstreamResponse> {
+  /**
+   * The call's attempts. The first one, when there is no budget to wait for (the common case), is
+   * a plain promise chain; the loop takes over from its outcome only when that is not a final
+   * answer (a failure, a throttle, a 5xx to retry, a redirect).
+   */
+  private attempts(call: UpstreamCall, deadline: number, note?: CallNote): Promise<UpstreamResponse> {
+    if ((call.rate && this.options.limiter) || call.scope?.gone) return this.loop(call, deadline, note);
+    const remaining = deadline - this.now();
+    if (remaining <= 0) return this.loop(call, deadline, note);
+    let first: Promise<UpstreamResponse>;
+    try {
+      first = this.once(call, remaining, remaining < this.options.timeoutMs - 10, note);
+    } catch (error) {
+      first = Promise.reject(error);
+    }
+    return first.then(
+      (res) => (this.final(call, res, 1) ? this.accepted(res) : this.loop(call, deadline, note, first)),
+      () => this.loop(call, deadline, note, first),
+    );
+  }
+
+  /** An answer the loop would return as it is, on this attempt. */
+  private final(call: UpstreamCall, res: UpstreamResponse, attempt: number): boolean {
+    if (res.throttled || (res.status >= 300 && res.status < 400)) return false;
+    return !(call.read && attempt < this.maxAttempts && (res.status === 502 || res.status === 503 || res.status === 504));
+  }
+
+  private accepted(res: UpstreamResponse): UpstreamResponse {
+    if (res.status < 400) this.options.concurrency?.succeeded();
+    return res;
+  }
+
+  /** Attempts until an answer or a failure; `first`, when given, is attempt 1 already under way. */
+  private async loop(call: UpstreamCall, deadline: number, note?: CallNote, first?: Promise<UpstreamResponse>): Promise<UpstreamResponse> {
     const { vendor } = this;
     const scope = call.scope;
     for (let attempt = 1; ; attempt++) {
       if (note && attempt > 1) note.retries++;
-      if (call.rate && this.options.limiter) {
+      // Attempt 1 made by `attempts`, under the same conditions as here.
+      const given = attempt === 1 ? first : undefined;
+      if (!given && call.rate && this.options.limiter) {
         const waited = note ? performance.now() : 0;
         await this.options.limiter.acquire(vendor, call.rate.key, call.rate.rules, deadline - this.now(), scope?.signal);
         if (note) note.budgetWaitMs += performance.now() - waited;
       }
-      // Work not yet sent is dropped once its caller is gone.
-      if (scope?.gone) throw new ClientGoneError();
-      const remaining = deadline - this.now();
-      if (remaining <= 0) throw new UpstreamTimeoutError(vendor);
+      let remaining = 0;
+      if (!given) {
+        // Work not yet sent is dropped once its caller is gone.
+        if (scope?.gone) throw new ClientGoneError();
+        remaining = deadline - this.now();
+        if (remaining <= 0) throw new UpstreamTimeoutError(vendor);
+      }
       let res: UpstreamResponse;
       try {
         // Less time left than a new connection may take (a retry, a rate-limit wait, a caller's
         // deadline): the call is bounded as a whole. A first call with the full time needs no timer.
-        res = await this.once(call, remaining, remaining < this.options.timeoutMs - 10, note);
+        res = await (given ?? this.once(call, remaining, remaining < this.options.timeoutMs - 10, note));
       } catch (error) {
         const retryable = call.read && attempt < this.maxAttempts && error instanceof UpstreamUnavailableError;
         const wait = backoff(attempt);
@@ -409,8 +447,7 @@ export class UpstreamClient {
       if (res.status >= 300 && res.status < 400) {
         throw new UpstreamError(vendor, `The vendor answered a redirect (HTTP ${res.status}), which is not followed`);
       }
-      if (res.status < 400) this.options.concurrency?.succeeded();
-      return res;
+      return this.accepted(res);
     }
   }
 
@@ -462,27 +499,29 @@ export class UpstreamClient {
     const own = timeout < this.options.timeoutMs ? timeout : undefined;
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    // The answer is recorded as it comes, from undici's callback: no second promise per call.
     return new Promise<UpstreamResponse>((resolveCall, rejectCall) => {
-      const handler = new Collect(resolveCall, rejectCall, started + timeout);
-      this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: own, bodyTimeout: own }, handler);
-      if (bounded) handler.bound();
-    }).then(
-      (res) => {
+      const failed = (error: unknown) => rejectCall(this.translate(error, call, seconds()));
+      const answered = (res: UpstreamResponse) => {
         try {
           const status = res.status;
           res.throttled = this.isThrottle(status, res.headers);
           const outcome = res.throttled ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
           this.series(call.operation).record(outcome, seconds());
           if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');
-          return res;
         } catch (error) {
-          throw this.translate(error, call, seconds());
+          return failed(error);
         }
-      },
-      (error: unknown) => {
-        throw this.translate(error, call, seconds());
-      },
-    );
+        resolveCall(res);
+      };
+      const handler = new Collect(answered, failed, started + timeout);
+      try {
+        this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: own, bodyTimeout: own }, handler);
+      } catch (error) {
+        return failed(error);
+      }
+      if (bounded) handler.bound();
+    });
   }
 
   private translate(error: unknown, call: { operation: string }, seconds: number): SwitchboardError {
