@@ -372,14 +372,14 @@ async function main(): Promise<void> {
   // measurements minutes apart than B differs from its floor, so each round's ratio is paired.
   const SERIAL_SECONDS = Math.max(2, Math.min(5, DURATION));
   const floorRun = async () => {
-    const floor = await start(resolve(DIST, 'bench/upstream-floor.js'), [], { ...simEnv, FLOOR_SECONDS: String(SERIAL_SECONDS) }, SERVER_CORE);
+    const floor = await start(resolve(DIST, 'bench/upstream-floor.js'), [], { ...GATEWAY_ENV, ...simEnv, FLOOR_SECONDS: String(SERIAL_SECONDS) }, SERVER_CORE);
     await new Promise((r) => (floor.child.exitCode === null ? floor.child.once('exit', r) : r(undefined)));
-    return floor.first as { oneCallMs: number; fiftyCallsMs: number };
+    return floor.first as { oneCallMs: number; fiftyCallsMs: number; stackMs: number };
   };
-  const bFloor: Array<{ B: number; floor: number; oneCall: number; ratio: number }> = [];
+  const bFloor: Array<{ B: number; floor: number; stack: number; oneCall: number; ratio: number }> = [];
   for (let r = 0; r < ROUNDS; r++) {
     let gw: LoadResult;
-    let fl: { oneCallMs: number; fiftyCallsMs: number };
+    let fl: { oneCallMs: number; fiftyCallsMs: number; stackMs: number };
     if (r % 2 === 0) {
       gw = await serial(bGateway, SERIAL_SECONDS);
       fl = await floorRun();
@@ -388,8 +388,8 @@ async function main(): Promise<void> {
       gw = await serial(bGateway, SERIAL_SECONDS);
     }
     serialRuns.push(gw);
-    bFloor.push({ B: gw.msPerRequest, floor: fl.fiftyCallsMs, oneCall: fl.oneCallMs, ratio: gw.msPerRequest / fl.fiftyCallsMs });
-    console.log(`B one at a time, round ${r + 1}: gateway ${round(gw.msPerRequest, 3)} ms, the 50 calls alone ${round(fl.fiftyCallsMs, 3)} ms (${round(gw.msPerRequest / fl.fiftyCallsMs, 2)}×)`);
+    bFloor.push({ B: gw.msPerRequest, floor: fl.fiftyCallsMs, stack: fl.stackMs, oneCall: fl.oneCallMs, ratio: gw.msPerRequest / fl.fiftyCallsMs });
+    console.log(`B one at a time, round ${r + 1}: gateway ${round(gw.msPerRequest, 3)} ms, the 50 calls alone ${round(fl.fiftyCallsMs, 3)} ms (${round(gw.msPerRequest / fl.fiftyCallsMs, 2)}×), through the vendor stack alone ${round(fl.stackMs, 3)} ms`);
   }
   const sB = median(bFloor.map((x) => x.B));
   const overFloor = bFloor.map((x) => x.ratio);
@@ -400,10 +400,12 @@ async function main(): Promise<void> {
     baselineB: sBaseB,
     upstreamOneCall: median(bFloor.map((x) => x.oneCall)),
     upstreamFifty: median(bFloor.map((x) => x.floor)),
+    stack: median(bFloor.map((x) => x.stack)),
+    overStack: median(bFloor.map((x) => x.stack / x.floor)),
     overFloor: { median: round(median(overFloor), 2), min: round(Math.min(...overFloor), 2), max: round(Math.max(...overFloor), 2) },
   };
   console.log(
-    `one at a time: gateway A ${round(oneAtATime.A, 3)} ms, B ${round(oneAtATime.B, 3)} ms (${round(oneAtATime.B / oneAtATime.A, 2)}× A; ${oneAtATime.overFloor.median}× the floor, paired by round, ${oneAtATime.overFloor.min}–${oneAtATime.overFloor.max}); bare proxy A ${round(oneAtATime.baselineA, 3)} ms, B ${round(oneAtATime.baselineB, 3)} ms (${round(oneAtATime.baselineB / oneAtATime.baselineA, 2)}×); the upstream alone: one call ${round(oneAtATime.upstreamOneCall, 3)} ms, 50 calls ${round(oneAtATime.upstreamFifty, 3)} ms`,
+    `one at a time: gateway A ${round(oneAtATime.A, 3)} ms, B ${round(oneAtATime.B, 3)} ms (${round(oneAtATime.B / oneAtATime.A, 2)}× A; ${oneAtATime.overFloor.median}× the floor, paired by round, ${oneAtATime.overFloor.min}–${oneAtATime.overFloor.max}); bare proxy A ${round(oneAtATime.baselineA, 3)} ms, B ${round(oneAtATime.baselineB, 3)} ms (${round(oneAtATime.baselineB / oneAtATime.baselineA, 2)}×); the upstream alone: one call ${round(oneAtATime.upstreamOneCall, 3)} ms, 50 calls ${round(oneAtATime.upstreamFifty, 3)} ms; B's ids through the vendor stack alone ${round(oneAtATime.stack, 3)} ms (${round(oneAtATime.overStack, 2)}× the floor, paired)`,
   );
   await Promise.all([gateway.stop(), baseline.stop(), sims.stop()]);
 
@@ -577,9 +579,13 @@ async function main(): Promise<void> {
         upstreamOneCall: round(oneAtATime.upstreamOneCall, 3),
         upstreamFiftyCalls: round(oneAtATime.upstreamFifty, 3),
         upstreamFiftyCallsRatioToA: round(oneAtATime.upstreamFifty / oneAtATime.A, 2),
+        // B's 100 ids through the gateway's vendor stack with no request around it (bench/upstream-floor.ts),
+        // and that over the floor, paired by round.
+        vendorStack: round(oneAtATime.stack, 3),
+        vendorStackOverFloor: round(oneAtATime.overStack, 2),
         // B's time over the floor's, paired by round (median, range), and the rounds themselves.
         overFloor: oneAtATime.overFloor,
-        rounds: bFloor.map((x) => ({ B: round(x.B, 3), floor: round(x.floor, 3), ratio: round(x.ratio, 2) })),
+        rounds: bFloor.map((x) => ({ B: round(x.B, 3), floor: round(x.floor, 3), stack: round(x.stack, 3), ratio: round(x.ratio, 2) })),
       },
       // The one-at-a-time runs check every answer, and count here.
       checked: b.reduce((n, x) => n + x.gateway.checked + x.baseline.checked, 0) + serialRuns.reduce((n, x) => n + x.checked, 0),
@@ -676,7 +682,7 @@ function markdown(r: any): string {
     `- **A** ratio to the bare proxy (median of rounds, min–max): **${r.A.ratio.median}** (${r.A.ratio.min}–${r.A.ratio.max}); sampled answers checked: ${r.A.checked}, wrong: ${r.A.bad}.`,
     ...(r.A.overFastestApollo ? [`- **A** over the fastest Apollo setup, req/s paired by round (median, min–max): **${r.A.overFastestApollo.median}×** (${r.A.overFastestApollo.min}–${r.A.overFastestApollo.max}).`] : []),
     ...Object.entries(r.A.others ?? {}).map(([k, v]: [string, any]) => `- **A, ${k}**: ratio ${v.ratio} (the gateway's ${r.A.ratio.median} in the same rounds; paired by round, ${k} minus gateway: ${v.ratioMinusGateway?.median} (${v.ratioMinusGateway?.min} to ${v.ratioMinusGateway?.max})); CPU per request ${v.cpuUsPerRequestOverGateway >= 0 ? '+' : ''}${v.cpuUsPerRequestOverGateway} µs beside the gateway's.`),
-    `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A; the bare proxy making the same calls: ${r.B.oneAtATimeMs.baselineA} ms and ${r.B.oneAtATimeMs.baselineB} ms, ${r.B.oneAtATimeMs.baselineRatio}×; the 50 vendor calls alone, made straight from the server's core: ${r.B.oneAtATimeMs.upstreamFiftyCalls} ms, **${r.B.oneAtATimeMs.upstreamFiftyCallsRatioToA}×** A, one call ${r.B.oneAtATimeMs.upstreamOneCall} ms); B over that floor, paired by round: **${r.B.oneAtATimeMs.overFloor.median}×** (${r.B.oneAtATimeMs.overFloor.min}–${r.B.oneAtATimeMs.overFloor.max}); ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
+    `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A; the bare proxy making the same calls: ${r.B.oneAtATimeMs.baselineA} ms and ${r.B.oneAtATimeMs.baselineB} ms, ${r.B.oneAtATimeMs.baselineRatio}×; the 50 vendor calls alone, made straight from the server's core: ${r.B.oneAtATimeMs.upstreamFiftyCalls} ms, **${r.B.oneAtATimeMs.upstreamFiftyCallsRatioToA}×** A, one call ${r.B.oneAtATimeMs.upstreamOneCall} ms); B over that floor, paired by round: **${r.B.oneAtATimeMs.overFloor.median}×** (${r.B.oneAtATimeMs.overFloor.min}–${r.B.oneAtATimeMs.overFloor.max})${r.B.oneAtATimeMs.vendorStack === undefined ? '' : `; B's 100 ids through the gateway's vendor stack with no request around it (DataLoader, coalescing, gates, client, answers read): ${r.B.oneAtATimeMs.vendorStack} ms, ${r.B.oneAtATimeMs.vendorStackOverFloor}× the floor`}; ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
     r.C ? `- **C** cold start: ${r.C.answered}/${r.C.operations} Platform operations answered in ${r.C.ms} ms with **${r.C.serviceLogins}** service login(s).` : '- **C** skipped in this run.',
     r.D
       ? `- **D** ${r.D.offeredPerSecond} req/s for ${r.D.seconds} s against a ${r.D.budgetPerMinute}/min budget: ${r.D.requests} requests, ${r.D.answeredWithData} with data, ${r.D.answeredRateLimited} RATE_LIMITED with retryAfter, ${r.D.otherAnswers} other; most calls in any 60 s window at the vendor: **${r.D.maxInAny60sWindow}**.`

@@ -1,10 +1,17 @@
 import { Pool } from 'undici';
+import { buildServices, createGatewayLogger } from '../src/app/services.js';
+import { loadConfig } from '../src/config/load.js';
+import { RequestScope } from '../src/limits/request-scope.js';
+import { VENDORS } from '../src/vendors/registry.js';
+import { nuveq } from '../datasources/nuveq/index.js';
 
 /**
  * What the upstream alone costs, with no server in between: one undici pool on the server's core
  * calling the Nuveq simulator directly, one call at a time and in fan-outs of 50 distinct users at
  * NUVEQ_CONCURRENCY's default of 8 in flight. B's "time per request" cannot go below the fan-out
- * plus one client round trip, whatever the gateway does. Prints one JSON line and exits.
+ * plus one client round trip, whatever the gateway does. Then B's own 100 ids through Switchboard's
+ * vendor stack alone (see `vendorStack`), so that B's time splits into the calls, what the stack
+ * adds to them, and the request around them. Prints one JSON line and exits.
  */
 
 const upstream = new URL(process.env.NUVEQ_URL!);
@@ -39,8 +46,30 @@ async function msPer(fn: () => Promise<void>): Promise<number> {
   return (performance.now() - started) / count;
 }
 
+/**
+ * B's ids (1001-1050, twice) through the stack the gateway builds (its configuration, services and
+ * Nuveq client) with no HTTP request or GraphQL around it: the per-request DataLoader, coalescing,
+ * the batch and process gates, UpstreamClient, each answer read into a user. Anonymous reads are
+ * allowed here: B's request checks its session once, not per call.
+ */
+function vendorStack(): () => Promise<void> {
+  const config = loadConfig({ ...process.env, NUVEQ_ALLOW_ANONYMOUS: 'true' });
+  const services = buildServices({ config, modules: VENDORS, logger: createGatewayLogger(config, VENDORS) });
+  const client = services.vendors.get(nuveq.key)!.client as Parameters<typeof nuveq.forRequest>[0];
+  const ids = Array.from({ length: 50 }, (_, i) => String(1001 + i));
+  const hundred = [...ids, ...ids];
+  return async () => {
+    const scope = new RequestScope(undefined, Date.now() + config.limits.requestTimeoutMs, config.limits.vendorCallsPerRequest);
+    const users = nuveq.forRequest(client, { services, clientAddress: '127.0.0.1', scope, session: () => Promise.resolve(undefined) });
+    const answers = await Promise.all(await users.users(hundred));
+    // Every fifth id is unknown (null); the rest are users, in the order asked.
+    if (answers.length !== 100 || answers[0]?.userId !== '1001' || answers[4] !== null) throw new Error('the vendor stack answered B wrongly');
+  };
+}
+
 const one = await msPer(() => call(1001));
 const fifty = await msPer(() => fanOut(50, 8));
-process.stdout.write(`${JSON.stringify({ oneCallMs: one, fiftyCallsMs: fifty })}\n`);
+const stack = await msPer(vendorStack());
+process.stdout.write(`${JSON.stringify({ oneCallMs: one, fiftyCallsMs: fifty, stackMs: stack })}\n`);
 await pool.close();
 process.exit(0);
