@@ -9,7 +9,7 @@ export function asError(reason: unknown): Error {
  * (this runs for every list of vendor answers).
  */
 export function settleAll<T>(items: ReadonlyArray<T | PromiseLike<T>>): Promise<Array<T | Error>> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const out = new Array<T | Error>(items.length);
     let left = items.length;
     if (left === 0) return resolve(out);
@@ -20,7 +20,16 @@ export function settleAll<T>(items: ReadonlyArray<T | PromiseLike<T>>): Promise<
     for (let i = 0; i < items.length; i++) {
       Promise.resolve(items[i]).then(
         (value) => put(i, value as T),
-        (reason: unknown) => put(i, asError(reason)),
+        (reason: unknown) => {
+          // A reason that cannot even be made text fails the whole list, as unwrapping allSettled's would.
+          let error: Error;
+          try {
+            error = asError(reason);
+          } catch (thrown) {
+            return reject(thrown as Error);
+          }
+          put(i, error);
+        },
       );
     }
   });

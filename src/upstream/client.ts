@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { Pool, type buildConnector, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
@@ -501,8 +502,14 @@ export class UpstreamClient {
     const seconds = () => (performance.now() - started) / 1000;
     // The answer is recorded as it comes, from undici's callback: no second promise per call.
     return new Promise<UpstreamResponse>((resolveCall, rejectCall) => {
-      const failed = (error: unknown) => rejectCall(this.translate(error, call, seconds()));
-      const answered = (res: UpstreamResponse) => {
+      let failed = (error: unknown) => {
+        try {
+          rejectCall(this.translate(error, call, seconds()));
+        } catch (thrown) {
+          rejectCall(thrown as Error);
+        }
+      };
+      let answered = (res: UpstreamResponse) => {
         try {
           const status = res.status;
           res.throttled = this.isThrottle(status, res.headers);
@@ -514,6 +521,12 @@ export class UpstreamClient {
         }
         resolveCall(res);
       };
+      // undici calls back in the context of whoever opened the connection: a traced call's log
+      // lines must name its own trace and span, not that caller's.
+      if (note) {
+        answered = AsyncResource.bind(answered);
+        failed = AsyncResource.bind(failed);
+      }
       const handler = new Collect(answered, failed, started + timeout);
       try {
         this.pool.dispatch({ method: call.method, path, headers, body, headersTimeout: own, bodyTimeout: own }, handler);

@@ -41,6 +41,11 @@ describe('settleAll', () => {
     expect(out[3]).toBeNull();
   });
 
+  test('a reason that cannot be made text fails the whole list instead of leaving it unsettled', async () => {
+    const unprintable = Object.create(null) as object;
+    await expect(settleAll([Promise.resolve(1), Promise.reject(unprintable)])).rejects.toBeInstanceOf(TypeError);
+  });
+
   test('an empty list settles at once, as an empty list', async () => {
     await expect(settleAll([])).resolves.toEqual([]);
   });

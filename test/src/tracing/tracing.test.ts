@@ -175,6 +175,29 @@ describe('tracing options', () => {
     }
   });
 
+  test('a vendor call on a connection another request opened logs under its own trace', async () => {
+    // undici calls back in the context of the request that opened the connection: each call's
+    // "vendor call" line must still name its own trace and span.
+    const receiver = await startOtlpReceiver();
+    const nuveq = await startNuveq();
+    const gw = await startGateway({ ...nuveqEnv(nuveq, { NUVEQ_ALLOW_ANONYMOUS: 'true' }), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50', LOG_LEVEL: 'debug' });
+    try {
+      const traces = ['1', '2', '3'].map((d) => d.repeat(32));
+      // One after another: each reuses the keep-alive connection the first one opened.
+      for (const [i, traceId] of traces.entries()) await post(gw.url, `{ nuveqUser(userId: "100${i + 1}") { name } }`, { traceparent: `00-${traceId}-${PARENT}-01` });
+      const spans = await receiver.waitForSpans(6);
+      for (const traceId of traces) {
+        const client = spans.find((s) => s.traceId === traceId && s.kind === CLIENT)!;
+        const line = gw.logs.entries().find((l) => l.msg === 'vendor call' && l.span_id === client.spanId);
+        expect(line).toMatchObject({ trace_id: traceId });
+      }
+    } finally {
+      await gw.close();
+      await receiver.close();
+      await nuveq.stop();
+    }
+  });
+
   test('unset: no SDK, no span, nothing sent; a wrong variable is a start-up error by name', async () => {
     const { loadConfig } = await import('../../../src/config/load.js');
     expect(loadConfig({ DEMO: 'true' }).tracing).toBeUndefined();

@@ -266,6 +266,21 @@ describe('upstream client', () => {
     }
   });
 
+  test('a failure whose logging throws still ends the call, with what was thrown', async () => {
+    // The warning for a failed call is written from undici's callback: if writing it throws, the
+    // caller must still hear of it (and the gate's slot come back), not wait for ever.
+    const broken = createLogger({ level: 'info', secrets: new SecretRegistry(), destination: logs });
+    broken.warn = () => {
+      throw new Error('the log is broken');
+    };
+    const c = new UpstreamClient({ vendor: 'NUREVA', baseUrl: 'http://127.0.0.1:1', timeoutMs: 1000, metrics, logger: broken, maxAttempts: 1 });
+    try {
+      await expect(c.request({ operation: 't.unlogged', method: 'GET', path: '/' })).rejects.toThrow('the log is broken');
+    } finally {
+      await c.close();
+    }
+  });
+
   test('metrics count calls per vendor, operation and outcome', async () => {
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/switchboard_upstream_requests_total\{vendor="NUVEQ",operation="t.flaky",outcome="throttled"\} \d/);
