@@ -465,7 +465,7 @@ export class UpstreamClient {
     // A JSON call with no headers of its own (the hottest vendor call is one) sends the one shared set: undici
     // only reads it, and nothing below adds to it (no auth, no trace propagation).
     if (call.jsonText !== undefined && !call.headers && !call.auth && !(note && this.options.tracing?.propagateToVendors)) {
-      return this.send(call, JSON_HEADERS, call.jsonText, remainingMs, bounded, note);
+      return this.send(call, JSON_HEADERS, call.jsonText, remainingMs, bounded);
     }
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
     let body: string | undefined;
@@ -481,12 +481,12 @@ export class UpstreamClient {
       if (note && this.options.tracing?.propagateToVendors) this.options.tracing.inject(traceStore.getStore()!.context, all);
       return all;
     };
-    if (call.auth) return call.auth(note).then((auth) => this.send(call, traced(Object.assign(headers, auth)), body, remainingMs, bounded, note));
-    return this.send(call, traced(headers), body, remainingMs, bounded, note);
+    if (call.auth) return call.auth(note).then((auth) => this.send(call, traced(Object.assign(headers, auth)), body, remainingMs, bounded));
+    return this.send(call, traced(headers), body, remainingMs, bounded);
   }
 
   /** One attempt on the wire; the answer recorded in the metrics, or the failure as a gateway error. */
-  private send(call: UpstreamCall, headers: Readonly<Record<string, string>>, body: string | undefined, remainingMs: number, bounded: boolean, note?: CallNote): Promise<UpstreamResponse> {
+  private send(call: UpstreamCall, headers: Readonly<Record<string, string>>, body: string | undefined, remainingMs: number, bounded: boolean): Promise<UpstreamResponse> {
     const { vendor, options } = this;
     let path = this.basePath + call.path;
     if (path === '') path = '/';
@@ -521,9 +521,10 @@ export class UpstreamClient {
         }
         resolveCall(res);
       };
-      // undici calls back in the context of whoever opened the connection: a traced call's log
-      // lines must name its own trace and span, not that caller's.
-      if (note) {
+      // undici calls back in the context of whoever opened the connection: with tracing on, a
+      // call's log lines must name its own trace and span (or none, for a call outside any
+      // traced request), not that caller's.
+      if (options.tracing) {
         answered = AsyncResource.bind(answered);
         failed = AsyncResource.bind(failed);
       }

@@ -281,6 +281,36 @@ describe('upstream client', () => {
     }
   });
 
+  test('with tracing on, a call outside any traced request logs no trace, on a connection a traced one opened', async () => {
+    // undici calls back in the context of whoever opened the connection: a background call (a
+    // subscription's, a stream's login) reusing it must not log under that request's trace.
+    const { trace, ROOT_CONTEXT } = await import('@opentelemetry/api');
+    const { traceStore, logFields } = await import('../../../src/tracing/spans.js');
+    const lines = new LogCollector();
+    const traced = createLogger({ level: 'debug', secrets: new SecretRegistry(), destination: lines, mixin: logFields });
+    const server = createHttpServer((req, res) => (req.url === '/fail' ? req.socket.destroy() : res.writeHead(200, { 'content-type': 'application/json' }).end('{}')));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const tracing = { tracer: trace.getTracer('test'), extract: () => ROOT_CONTEXT, inject: () => undefined, propagateToVendors: false, shutdown: () => Promise.resolve() };
+    const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}`, timeoutMs: 2000, metrics, logger: traced, connections: 1, maxAttempts: 1, tracing });
+    const TRACE = 'a'.repeat(32);
+    try {
+      const context = trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE, spanId: 'b'.repeat(16), traceFlags: 1 });
+      await traceStore.run({ context }, () => c.request({ operation: 't.opener', method: 'GET', path: '/ok', read: true }));
+      await c.request({ operation: 't.background', method: 'GET', path: '/ok', read: true });
+      await expect(c.request({ operation: 't.background-failed', method: 'GET', path: '/fail', read: true })).rejects.toThrow();
+      const entries = lines.entries();
+      // The opener's own line carries its trace: the connection was the one it opened.
+      expect(entries.find((l) => l.operation === 't.opener')).toMatchObject({ trace_id: TRACE });
+      const background = entries.filter((l) => l.operation === 't.background' || l.operation === 't.background-failed');
+      expect(background.map((l) => l.msg)).toEqual(['vendor call', 'vendor call failed']);
+      for (const line of background) expect(line.trace_id).toBeUndefined();
+    } finally {
+      await c.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   test('metrics count calls per vendor, operation and outcome', async () => {
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/switchboard_upstream_requests_total\{vendor="NUVEQ",operation="t.flaky",outcome="throttled"\} \d/);
