@@ -124,6 +124,34 @@ async function otlpSink(): Promise<{ url: string; close(): Promise<void> }> {
   };
 }
 
+/** Each core's busy and total time so far (clock ticks), from the kernel's own accounting. */
+function coreTicks(): Array<{ busy: number; total: number }> {
+  return readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .filter((line) => /^cpu\d+ /.test(line))
+    .map((line) => {
+      const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number) as number[];
+      const busy = user! + nice! + system! + irq! + softirq! + steal!;
+      return { busy, total: busy + idle! + iowait! };
+    });
+}
+
+/**
+ * How busy the server's core and the load generator's core (autocannon and the simulators) were
+ * between two readings: a server whose own core was not busy while the generator's was, was held
+ * back by the generator, and its req/s is the harness's limit, not its own.
+ */
+function coresBusy(before: Array<{ busy: number; total: number }>): { server: number; driver: number } | undefined {
+  if (!hasTaskset) return undefined;
+  const after = coreTicks();
+  const busy = (core: string) => {
+    const i = Number(core);
+    const total = after[i]!.total - before[i]!.total;
+    return total > 0 ? round((after[i]!.busy - before[i]!.busy) / total, 2) : 0;
+  };
+  return { server: busy(SERVER_CORE), driver: busy(DRIVER_CORE) };
+}
+
 /** CPU seconds (user + system) the process has used, from the kernel's own accounting. */
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -140,6 +168,8 @@ interface LoadResult {
   /** Wall-clock time per request per connection: with one connection, the time one request takes. */
   msPerRequest: number;
   cpuUsPerRequest: number;
+  /** Busy fraction of the server's core and of the load generator's, when pinned. */
+  cores?: { server: number; driver: number };
   checked: number;
   bad: number;
   non2xx: number;
@@ -172,6 +202,7 @@ async function load(spec: LoadSpec): Promise<LoadResult> {
   const bodies = spec.bodies;
   let turn = 0;
   const cpuBefore = cpuSeconds(spec.pid);
+  const ticksBefore = coreTicks();
   const started = performance.now();
   const result = await autocannon({
     url: spec.url,
@@ -195,6 +226,7 @@ async function load(spec: LoadSpec): Promise<LoadResult> {
     ],
   });
   const cpu = cpuSeconds(spec.pid) - cpuBefore;
+  const cores = coresBusy(ticksBefore);
   const elapsedMs = performance.now() - started;
   const requests = result.requests.total;
   return {
@@ -205,6 +237,7 @@ async function load(spec: LoadSpec): Promise<LoadResult> {
     // autocannon's latency histogram counts whole milliseconds, too coarse for sub-millisecond requests.
     msPerRequest: requests ? (elapsedMs * (spec.connections ?? 50)) / requests : 0,
     cpuUsPerRequest: requests ? (cpu * 1e6) / requests : 0,
+    cores,
     checked,
     bad,
     non2xx: result.non2xx,
@@ -540,7 +573,8 @@ async function main(): Promise<void> {
   }
 
   // ---- Report.
-  const summary = (rs: LoadResult[]) => ({ rps: round(median(rs.map((x) => x.rps))), p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), cpuUsPerRequest: round(median(rs.map((x) => x.cpuUsPerRequest))) });
+  const busy = (rs: LoadResult[]) => (rs.every((x) => x.cores) ? { cores: { server: round(median(rs.map((x) => x.cores!.server)), 2), driver: round(median(rs.map((x) => x.cores!.driver)), 2) } } : {});
+  const summary = (rs: LoadResult[]) => ({ rps: round(median(rs.map((x) => x.rps))), p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), cpuUsPerRequest: round(median(rs.map((x) => x.cpuUsPerRequest))), ...busy(rs) });
   const ratios = a.map((x) => x.ratio);
   const report = {
     label: LABEL,
@@ -603,7 +637,7 @@ async function main(): Promise<void> {
   const apolloNames = Object.keys(report.A.others).filter((k) => k.startsWith('apollo-'));
   const overApollo = apolloNames.length ? a.map((x) => x.gateway.rps / Math.max(...apolloNames.map((k) => x.others[k]!.rps))) : [];
   const fastestApollo = overApollo.length ? { median: round(median(overApollo), 2), min: round(Math.min(...overApollo), 2), max: round(Math.max(...overApollo), 2) } : undefined;
-  Object.assign(report.A, { overFastestApollo: fastestApollo });
+  Object.assign(report.A, { overFastestApollo: fastestApollo, overFastestApolloByCpu: overFastestApolloByCpu(a) });
   const targets = {
     'A ratio >= 0.75': report.A.ratio.median >= 0.75,
     ...(fastestApollo ? { 'A >= 2x the req/s of the fastest Apollo setup (paired by round)': fastestApollo.median >= 2 } : {}),
@@ -656,6 +690,21 @@ export function chartInput(r: any): ChartInput {
   };
 }
 
+/**
+ * Switchboard against the fastest Apollo setup of each round by CPU per request (that setup's over
+ * Switchboard's), paired by round: the load generator's own limit does not touch it, so it is what
+ * the req/s ratio would be were both servers' cores full.
+ */
+function overFastestApolloByCpu(rounds: Array<{ gateway: LoadResult; others: Record<string, LoadResult> }>): { median: number; min: number; max: number } | undefined {
+  const names = Object.keys(rounds[0]?.others ?? {}).filter((k) => k.startsWith('apollo-'));
+  if (!names.length) return undefined;
+  const ratios = rounds.map((x) => {
+    const fastest = names.reduce((f, k) => (x.others[k]!.rps > x.others[f]!.rps ? k : f), names[0]!);
+    return x.others[fastest]!.cpuUsPerRequest / x.gateway.cpuUsPerRequest;
+  });
+  return { median: round(median(ratios), 2), min: round(Math.min(...ratios), 2), max: round(Math.max(...ratios), 2) };
+}
+
 /** How the report names A's contenders. */
 const CONTENDER_NAMES: Record<string, string> = {
   traced: 'Switchboard with tracing on (every request, OTLP to a local receiver)',
@@ -664,14 +713,15 @@ const CONTENDER_NAMES: Record<string, string> = {
 };
 
 function markdown(r: any): string {
-  const row = (name: string, s: any) => `| ${name} | ${s.rps} | ${s.p50} | ${s.p99} | ${s.cpuUsPerRequest} |`;
+  const byCpu = r.A.overFastestApolloByCpu ?? overFastestApolloByCpu(r.A.rounds);
+  const row = (name: string, s: any) => `| ${name} | ${s.rps} | ${s.p50} | ${s.p99} | ${s.cpuUsPerRequest} | ${s.cores ? `${s.cores.server} / ${s.cores.driver}` : '–'} |`;
   const lines = [
     `### ${r.label}: ${r.machine.date.slice(0, 10)}, ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
     '',
     `${r.settings.rounds} interleaved rounds of ${r.settings.durationSeconds} s, ${r.settings.connections} connections, upstream latency ${r.settings.upstreamLatencyMs} ms; ${r.machine.pinned}.`,
     '',
-    '| workload / server | req/s (median) | p50 ms | p99 ms | server CPU µs/req |',
-    '|---|---|---|---|---|',
+    '| workload / server | req/s (median) | p50 ms | p99 ms | server CPU µs/req | busy: server core / load generator core |',
+    '|---|---|---|---|---|---|',
     row('A: bare proxy (node:http + undici)', r.A.baseline),
     row('A: Switchboard, one `nuveqUser` with a session', r.A.gateway),
     ...Object.entries(r.A.others ?? {}).map(([k, v]: [string, any]) => row(`A: ${CONTENDER_NAMES[k] ?? k}`, v)),
@@ -680,7 +730,16 @@ function markdown(r: any): string {
     ...(r.E ? [row(`E: bare proxy, 10 hot users, ${r.E.connections} connections, ${r.E.latencyMs} ms upstream`, r.E.baseline), row('E: Switchboard, the same', r.E.gateway)] : []),
     '',
     `- **A** ratio to the bare proxy (median of rounds, min–max): **${r.A.ratio.median}** (${r.A.ratio.min}–${r.A.ratio.max}); sampled answers checked: ${r.A.checked}, wrong: ${r.A.bad}.`,
-    ...(r.A.overFastestApollo ? [`- **A** over the fastest Apollo setup, req/s paired by round (median, min–max): **${r.A.overFastestApollo.median}×** (${r.A.overFastestApollo.min}–${r.A.overFastestApollo.max}).`] : []),
+    ...(r.A.overFastestApollo
+      ? [
+          `- **A** over the fastest Apollo setup, req/s paired by round (median, min–max): **${r.A.overFastestApollo.median}×** (${r.A.overFastestApollo.min}–${r.A.overFastestApollo.max})${byCpu ? `; by CPU per request, that setup's over Switchboard's, paired by round: ${byCpu.median}× (${byCpu.min}–${byCpu.max})` : ''}.`,
+        ]
+      : []),
+    ...(r.A.baseline.cores
+      ? [
+          `- **The load generator's limit.** autocannon and the simulators share one core: it was ${r.A.baseline.cores.driver} busy while the bare proxy ran (the proxy's own core ${r.A.baseline.cores.server}) and ${r.A.gateway.cores.driver} while Switchboard ran (its core ${r.A.gateway.cores.server}), medians of rounds. A server whose core is not full while the generator's is was held back by the generator, so a req/s ratio against it understates how far apart the servers are; CPU per request is not held back.`,
+        ]
+      : []),
     ...Object.entries(r.A.others ?? {}).map(([k, v]: [string, any]) => `- **A, ${k}**: ratio ${v.ratio} (the gateway's ${r.A.ratio.median} in the same rounds; paired by round, ${k} minus gateway: ${v.ratioMinusGateway?.median} (${v.ratioMinusGateway?.min} to ${v.ratioMinusGateway?.max})); CPU per request ${v.cpuUsPerRequestOverGateway >= 0 ? '+' : ''}${v.cpuUsPerRequestOverGateway} µs beside the gateway's.`),
     `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A; the bare proxy making the same calls: ${r.B.oneAtATimeMs.baselineA} ms and ${r.B.oneAtATimeMs.baselineB} ms, ${r.B.oneAtATimeMs.baselineRatio}×; the 50 vendor calls alone, made straight from the server's core: ${r.B.oneAtATimeMs.upstreamFiftyCalls} ms, **${r.B.oneAtATimeMs.upstreamFiftyCallsRatioToA}×** A, one call ${r.B.oneAtATimeMs.upstreamOneCall} ms); B over that floor, paired by round: **${r.B.oneAtATimeMs.overFloor.median}×** (${r.B.oneAtATimeMs.overFloor.min}–${r.B.oneAtATimeMs.overFloor.max})${r.B.oneAtATimeMs.vendorStack === undefined ? '' : `; B's 100 ids through the gateway's vendor stack with no request around it (DataLoader, coalescing, gates, client, answers read): ${r.B.oneAtATimeMs.vendorStack} ms, ${r.B.oneAtATimeMs.vendorStackOverFloor}× the floor`}; ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
     r.C ? `- **C** cold start: ${r.C.answered}/${r.C.operations} Platform operations answered in ${r.C.ms} ms with **${r.C.serviceLogins}** service login(s).` : '- **C** skipped in this run.',
