@@ -271,6 +271,8 @@ async function gql(url: string, query: string, token?: string): Promise<any> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+/** The median and range of per-round figures, rounded to `d` places. */
+const spread = (xs: number[], d: number) => ({ median: round(median(xs), d), min: round(Math.min(...xs), d), max: round(Math.max(...xs), d) });
 
 const GATEWAY_ENV = {
   NODE_ENV: 'production',
@@ -442,7 +444,7 @@ async function main(): Promise<void> {
     upstreamFifty: median(bFloor.map((x) => x.floor)),
     stack: median(bFloor.map((x) => x.stack)),
     overStack: median(bFloor.map((x) => x.stack / x.floor)),
-    overFloor: { median: round(median(overFloor), 2), min: round(Math.min(...overFloor), 2), max: round(Math.max(...overFloor), 2) },
+    overFloor: spread(overFloor, 2),
   };
   console.log(
     `one at a time: gateway A ${round(oneAtATime.A, 3)} ms, B ${round(oneAtATime.B, 3)} ms (${round(oneAtATime.B / oneAtATime.A, 2)}× A; ${oneAtATime.overFloor.median}× the floor, paired by round, ${oneAtATime.overFloor.min}–${oneAtATime.overFloor.max}); bare proxy A ${round(oneAtATime.baselineA, 3)} ms, B ${round(oneAtATime.baselineB, 3)} ms (${round(oneAtATime.baselineB / oneAtATime.baselineA, 2)}×); the upstream alone: one call ${round(oneAtATime.upstreamOneCall, 3)} ms, 50 calls ${round(oneAtATime.upstreamFifty, 3)} ms; B's ids through the vendor stack alone ${round(oneAtATime.stack, 3)} ms (${round(oneAtATime.overStack, 2)}× the floor, paired)`,
@@ -590,7 +592,7 @@ async function main(): Promise<void> {
     A: {
       gateway: summary(a.map((x) => x.gateway)),
       baseline: summary(a.map((x) => x.baseline)),
-      ratio: { median: round(median(ratios), 3), min: round(Math.min(...ratios), 3), max: round(Math.max(...ratios), 3) },
+      ratio: spread(ratios, 3),
       // Each other contender: its summary, its ratio to the bare proxy, and how it compares with the gateway.
       others: Object.fromEntries(
         [...(a[0] ? Object.keys(a[0].others) : [])].map((k) => {
@@ -598,7 +600,7 @@ async function main(): Promise<void> {
           const ratios = a.map((x) => x.others[k]!.rps / x.baseline.rps);
           // Paired by round: each round's difference from the gateway's ratio, so drift between rounds cancels.
           const diffs = a.map((x) => (x.others[k]!.rps - x.gateway.rps) / x.baseline.rps);
-          return [k, { ...summary(runs), ratio: round(median(ratios), 3), ratioMinusGateway: { median: round(median(diffs), 3), min: round(Math.min(...diffs), 3), max: round(Math.max(...diffs), 3) }, cpuUsPerRequestOverGateway: round(median(a.map((x) => x.others[k]!.cpuUsPerRequest - x.gateway.cpuUsPerRequest))) }];
+          return [k, { ...summary(runs), ratio: round(median(ratios), 3), ratioMinusGateway: spread(diffs, 3), cpuUsPerRequestOverGateway: round(median(a.map((x) => x.others[k]!.cpuUsPerRequest - x.gateway.cpuUsPerRequest))) }];
         }),
       ),
       checked: a.reduce((n, x) => n + x.gateway.checked + x.baseline.checked, 0),
@@ -608,7 +610,7 @@ async function main(): Promise<void> {
     B: {
       gateway: summary(b.map((x) => x.gateway)),
       baseline: summary(b.map((x) => x.baseline)),
-      ratio: { median: round(median(b.map((x) => x.ratio)), 3), min: round(Math.min(...b.map((x) => x.ratio)), 3), max: round(Math.max(...b.map((x) => x.ratio)), 3) },
+      ratio: spread(b.map((x) => x.ratio), 3),
       vendorCallsPerRequest: b.map((x) => round(x.vendorCallsPerRequest, 3)),
       oneAtATimeMs: {
         A: round(oneAtATime.A, 3),
@@ -639,12 +641,9 @@ async function main(): Promise<void> {
     M: m,
     S: subs,
   };
-  // Switchboard's req/s over the fastest Apollo setup's, paired by round (the machine drifts between
-  // rounds more than the servers differ within one).
-  const apolloNames = Object.keys(report.A.others).filter((k) => k.startsWith('apollo-'));
-  const overApollo = apolloNames.length ? a.map((x) => x.gateway.rps / Math.max(...apolloNames.map((k) => x.others[k]!.rps))) : [];
-  const fastestApollo = overApollo.length ? { median: round(median(overApollo), 2), min: round(Math.min(...overApollo), 2), max: round(Math.max(...overApollo), 2) } : undefined;
-  Object.assign(report.A, { overFastestApollo: fastestApollo, overFastestApolloByCpu: overFastestApolloByCpu(a) });
+  const apollo = againstApollo(a);
+  const fastestApollo = apollo?.byRps;
+  Object.assign(report.A, { overFastestApollo: fastestApollo, overFastestApolloByCpu: apollo?.byCpu });
   const targets = {
     'A ratio >= 0.75': report.A.ratio.median >= 0.75,
     ...(fastestApollo ? { 'A >= 2x the req/s of the fastest Apollo setup (paired by round)': fastestApollo.median >= 2 } : {}),
@@ -698,18 +697,18 @@ export function chartInput(r: any): ChartInput {
 }
 
 /**
- * Switchboard against the cheapest Apollo setup of each round by CPU per request (that setup's over
- * Switchboard's), paired by round. The load generator's limit touches it less than req/s (though a
- * server's CPU per request rises when its core is not kept busy).
+ * Switchboard against the Apollo setups of A, paired by round (the machine drifts between rounds
+ * more than the servers differ within one): its req/s over the fastest setup's, and the cheapest
+ * setup's CPU per request over its own. The load generator's limit touches the second less (though
+ * a server's CPU per request rises when its core is not kept busy). Undefined without Apollo.
  */
-function overFastestApolloByCpu(rounds: Array<{ gateway: LoadResult; others: Record<string, LoadResult> }>): { median: number; min: number; max: number } | undefined {
+function againstApollo(rounds: Array<{ gateway: LoadResult; others: Record<string, LoadResult> }>): { byRps: ReturnType<typeof spread>; byCpu: ReturnType<typeof spread> } | undefined {
   const names = Object.keys(rounds[0]?.others ?? {}).filter((k) => k.startsWith('apollo-'));
   if (!names.length) return undefined;
-  const ratios = rounds.map((x) => {
-    const cheapest = Math.min(...names.map((k) => x.others[k]!.cpuUsPerRequest));
-    return cheapest / x.gateway.cpuUsPerRequest;
-  });
-  return { median: round(median(ratios), 2), min: round(Math.min(...ratios), 2), max: round(Math.max(...ratios), 2) };
+  return {
+    byRps: spread(rounds.map((x) => x.gateway.rps / Math.max(...names.map((k) => x.others[k]!.rps))), 2),
+    byCpu: spread(rounds.map((x) => Math.min(...names.map((k) => x.others[k]!.cpuUsPerRequest)) / x.gateway.cpuUsPerRequest), 2),
+  };
 }
 
 /** How the report names A's contenders. */
@@ -720,7 +719,7 @@ const CONTENDER_NAMES: Record<string, string> = {
 };
 
 function markdown(r: any): string {
-  const byCpu = r.A.overFastestApolloByCpu ?? overFastestApolloByCpu(r.A.rounds);
+  const apollo = againstApollo(r.A.rounds);
   const row = (name: string, s: any) => `| ${name} | ${s.rps} | ${s.p50} | ${s.p99} | ${s.cpuUsPerRequest} | ${s.cores ? `${s.cores.server} / ${s.cores.driver}` : '–'} |`;
   const lines = [
     `### ${r.label}: ${r.machine.date.slice(0, 10)}, ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
@@ -737,12 +736,12 @@ function markdown(r: any): string {
     ...(r.E ? [row(`E: bare proxy, 10 hot users, ${r.E.connections} connections, ${r.E.latencyMs} ms upstream`, r.E.baseline), row('E: Switchboard, the same', r.E.gateway)] : []),
     '',
     `- **A** ratio to the bare proxy (median of rounds, min–max): **${r.A.ratio.median}** (${r.A.ratio.min}–${r.A.ratio.max}); sampled answers checked: ${r.A.checked}, wrong: ${r.A.bad}.`,
-    ...(r.A.overFastestApollo
+    ...(apollo
       ? [
-          `- **A** over the fastest Apollo setup, req/s paired by round (median, min–max): **${r.A.overFastestApollo.median}×** (${r.A.overFastestApollo.min}–${r.A.overFastestApollo.max})${byCpu ? `; by CPU per request, the cheapest Apollo setup's over Switchboard's, paired by round: ${byCpu.median}× (${byCpu.min}–${byCpu.max})` : ''}.`,
+          `- **A** over the fastest Apollo setup, req/s paired by round (median, min–max): **${apollo.byRps.median}×** (${apollo.byRps.min}–${apollo.byRps.max}); by CPU per request, the cheapest Apollo setup's over Switchboard's, paired by round: ${apollo.byCpu.median}× (${apollo.byCpu.min}–${apollo.byCpu.max}).`,
         ]
       : []),
-    ...(r.A.baseline.cores
+    ...(r.A.baseline.cores && r.A.gateway.cores
       ? [
           `- **The load generator's limit.** autocannon and the simulators share one core: it was ${r.A.baseline.cores.driver} busy while the bare proxy ran (the proxy's own core ${r.A.baseline.cores.server}) and ${r.A.gateway.cores.driver} while Switchboard ran (its core ${r.A.gateway.cores.server}), medians of rounds. A server whose core is not full while the generator's is was held back by the generator, so a req/s ratio against it understates how far apart the servers are; CPU per request is less affected (it rises when a server's core is not kept busy).`,
         ]
