@@ -31,11 +31,15 @@ export class NuveqDataSource {
     });
   }
 
-  /** Resolves when the caller may read Nuveq users (a session, unless anonymous reads are allowed). */
-  private authorize(): Promise<void> {
-    if (this.client.config.allowAnonymous) return Promise.resolve();
+  /**
+   * `then()` once the caller may read Nuveq users (a session, unless anonymous reads are allowed):
+   * the work goes in the same reaction as the session check, not one after it.
+   */
+  private authorized<T>(then: () => T | Promise<T>): Promise<T> {
+    if (this.client.config.allowAnonymous) return Promise.resolve().then(then);
     return this.ctx.session().then((session) => {
       if (!session) throw new UnauthenticatedError(this.ctx.token ? 'The session token is invalid, expired or revoked' : 'Nuveq users need a session: log in first', { vendor: VENDOR });
+      return then();
     });
   }
 
@@ -52,17 +56,30 @@ export class NuveqDataSource {
     } catch (error) {
       return Promise.reject(error);
     }
-    // One `then`, not two awaits: this is the whole of the hot query's resolver.
-    return this.authorize().then(() => this.loader.load(id));
+    // One reaction, not two: this is the whole of the hot query's resolver.
+    return this.authorized(() => this.loader.load(id));
   }
 
   /**
-   * In the order asked, null where unknown. One promise per id (DataLoader batches them into one
-   * round), so a user that fails is an error at its own index, not for the whole list.
+   * In the order asked: each user, null where unknown, or the Error of an id whose call failed (an
+   * error at its own index, not for the whole list). Each distinct id is loaded and settled once
+   * (DataLoader batches them into one round); a repeated id takes the same answer. Settled here,
+   * once per distinct id, rather than handing the list field a promise per place to settle.
    */
-  async users(userIds: readonly string[]): Promise<Array<Promise<NuveqUserRecord | null>>> {
-    const ids = userIds.map(NuveqDataSource.normalize);
-    await this.authorize();
-    return ids.map((id) => this.loader.load(id));
+  users(userIds: readonly string[]): Promise<Array<NuveqUserRecord | null | Error>> {
+    let ids: string[];
+    try {
+      ids = userIds.map(NuveqDataSource.normalize);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.authorized(() => {
+      const distinct = [...new Set(ids)];
+      return settleAll(distinct.map((id) => this.loader.load(id))).then((answers) => {
+        if (distinct.length === ids.length) return answers;
+        const byId = new Map(distinct.map((id, i) => [id, answers[i]!]));
+        return ids.map((id) => byId.get(id)!);
+      });
+    });
   }
 }

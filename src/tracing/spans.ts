@@ -65,7 +65,7 @@ export function requestSpan(): RequestSpan | undefined {
  * Runs `handle` inside a server span that continues the request's `traceparent`, ended when the
  * answer is sent (or the client leaves).
  */
-export function traceRequest(tracing: Tracing, req: IncomingMessage, res: ServerResponse, handle: () => Promise<void>): Promise<void> {
+export function traceRequest(tracing: Tracing, req: IncomingMessage, res: ServerResponse, handle: () => Promise<void> | void): Promise<void> | void {
   const parent = tracing.extract(req.headers);
   const span = tracing.tracer.startSpan('POST /graphql', { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'http.route': '/graphql' } }, parent);
   const request = new RequestSpan(span);

@@ -1,6 +1,6 @@
 import type { NuveqClient } from '../../../datasources/nuveq/client.js';
-import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
+import { Agent, request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { parse, validate } from 'graphql';
 import { buildSchema } from '../../../src/graphql/schema.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -239,6 +239,44 @@ describe.each([
       expect(gw.logs.text).toContain('unexpected error (masked for the client)');
     } finally {
       client.fetchUser = original;
+    }
+  });
+
+  test('a keep-alive connection holds no request scope once each answer is written, whichever path answered it', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const accepted: Socket[] = [];
+    const onConnection = (socket: Socket) => accepted.push(socket);
+    gw.gateway.server.on('connection', onConnection);
+    const send = (method: string, path: string, body?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const headers: Record<string, string> = { 'apollo-require-preflight': 'true' };
+        if (body !== undefined) headers['content-type'] = 'application/json';
+        const req = httpRequest(`${gw.url}${path}`, { method, agent, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const user = JSON.stringify({ query: 'query($id: ID!) { nuveqUser(userId: $id) { userId } }', variables: { id: '1001' } });
+    try {
+      const statuses = [
+        await send('POST', '/graphql', user), // the fast path
+        await send('POST', '/graphql', JSON.stringify({ query: '{ nuveqUser(userId: "x") { userId } }' })), // a resolver's error
+        await send('POST', '/graphql', JSON.stringify({ query: 'query($id: ID!) { nuveqUser(userId: $id) { userId } }', variables: { id: true } })), // Apollo: coercion
+        await send('GET', `/graphql?query=${encodeURIComponent('{ __typename }')}`), // Apollo: GET
+        await send('POST', '/graphql', '{"query": '), // not JSON: no scope
+        await send('POST', '/graphql', JSON.stringify({ query: '{ __typename }', variables: { ids: Array.from({ length: 501 }, () => '1') } })), // too long
+        await send('POST', '/graphql', user),
+      ];
+      expect(statuses).toEqual([200, 200, 400, 200, 400, 400, 200]);
+      expect(accepted).toHaveLength(1);
+      const open = Object.getOwnPropertySymbols(accepted[0]!).find((k) => k.description === 'switchboard.openScopes')!;
+      expect(open).toBeDefined();
+      expect((accepted[0] as unknown as Record<symbol, Set<unknown>>)[open]!.size).toBe(0);
+    } finally {
+      gw.gateway.server.off('connection', onConnection);
+      agent.destroy();
     }
   });
 
