@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config/load.js';
 import { RequestScope } from '../src/limits/request-scope.js';
 import { VENDORS } from '../src/vendors/registry.js';
 import { nuveq } from '../datasources/nuveq/index.js';
+import type { NuveqUserRecord } from '../datasources/nuveq/models.js';
 
 /**
  * What the upstream alone costs, with no server in between: one undici pool on the server's core
@@ -48,7 +49,8 @@ async function msPer(fn: () => Promise<void>): Promise<number> {
 
 /**
  * B's ids (1001-1050, twice) through the stack the gateway builds (its configuration, services and
- * Nuveq client) with no HTTP request or GraphQL around it: the per-request DataLoader, coalescing,
+ * Nuveq client) with no HTTP request or GraphQL around it: the datasource's list read (each distinct
+ * id loaded once, the repeats answered from it), the per-request DataLoader, coalescing,
  * the batch and process gates, UpstreamClient, each answer read into a user. Anonymous reads are
  * allowed here: B's request checks its session once, not per call.
  */
@@ -62,9 +64,9 @@ function vendorStack(): () => Promise<void> {
     const scope = new RequestScope(undefined, Date.now() + config.limits.requestTimeoutMs, config.limits.vendorCallsPerRequest);
     const users = nuveq.forRequest(client, { services, clientAddress: '127.0.0.1', scope, session: () => Promise.resolve(undefined) });
     const answers = await users.users(hundred);
-    // Every fifth id is unknown (null); the rest are users, in the order asked.
-    const first = answers[0];
-    if (answers.length !== 100 || answers.some((a) => a instanceof Error) || (first && !(first instanceof Error) ? first.userId : undefined) !== '1001' || answers[4] !== null) {
+    // Every fifth id is unknown (null); the rest are users, in the order asked, the repeats the same.
+    const first = answers[0] as NuveqUserRecord | null;
+    if (answers.length !== 100 || answers.some((a) => a instanceof Error) || first?.userId !== '1001' || answers[4] !== null || answers[50] !== first) {
       throw new Error('the vendor stack answered B wrongly');
     }
   };

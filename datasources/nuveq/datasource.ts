@@ -56,15 +56,15 @@ export class NuveqDataSource {
     } catch (error) {
       return Promise.reject(error);
     }
-    // One reaction, not two: this is the whole of the hot query's resolver.
+    // The session check and the load in one reaction: this is the whole of the hot query's resolver.
     return this.authorized(() => this.loader.load(id));
   }
 
   /**
    * In the order asked: each user, null where unknown, or the Error of an id whose call failed (an
    * error at its own index, not for the whole list). Each distinct id is loaded and settled once
-   * (DataLoader batches them into one round); a repeated id takes the same answer. Settled here,
-   * once per distinct id, rather than handing the list field a promise per place to settle.
+   * (DataLoader batches them into one round); a repeated id takes the same answer, so the list
+   * field gets settled items and settles nothing itself.
    */
   users(userIds: readonly string[]): Promise<Array<NuveqUserRecord | null | Error>> {
     let ids: string[];
@@ -77,7 +77,7 @@ export class NuveqDataSource {
       const distinct = [...new Set(ids)];
       return settleAll(distinct.map((id) => this.loader.load(id))).then((answers) => {
         if (distinct.length === ids.length) return answers;
-        const byId = new Map(distinct.map((id, i) => [id, answers[i]!]));
+        const byId = new Map(distinct.map((id, i) => [id, answers[i] as NuveqUserRecord | null | Error]));
         return ids.map((id) => byId.get(id)!);
       });
     });

@@ -74,7 +74,7 @@ const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json; charset=utf-8'
  * non-null items: where graphql-js stops at the first item error (the list becomes null), it goes
  * on and reports every item's error. Such operations run on graphql-js' `execute` instead. (Its
  * other difference, a longer list when an item promise rejects, cannot arise: list resolvers
- * settle their items first, see `settleListItems` in server.ts.)
+ * settle their items first, see `settleListItems` in schema.ts.)
  */
 export function jitSafe(schema: GraphQLSchema, document: DocumentNode): boolean {
   const typeInfo = new TypeInfo(schema);

@@ -226,19 +226,27 @@ describe.each(VARIANTS)('Nuveq slice (%s)', (_variant, variant) => {
     expect(res.errors![0]!.path).toEqual(['nuveqUsers', 1]);
   });
 
-  test('a repeated id is asked for once and answered at each of its places, a failure too', async () => {
-    sim.inject({ times: 1, match: (r) => (r.json as { user_id?: number }).user_id === 1002, reply: { status: 200, text: 'garbage' } });
-    sim.resetLog();
-    const res = await gw.gql(USERS, { ids: ['1002', '1001', '1002', '1001', '1003', '01001'] }, token);
-    expect(res.data!.nuveqUsers.map((u: { userId: string } | null) => u?.userId ?? null)).toEqual([null, '1001', null, '1001', '1003', '1001']);
-    expect(res.errors!.map((e) => [e.path, e.extensions?.code])).toEqual([
-      [['nuveqUsers', 0], 'UPSTREAM_ERROR'],
-      [['nuveqUsers', 2], 'UPSTREAM_ERROR'],
-    ]);
-    // One User Detail call per distinct user ("01001" is 1001).
-    expect(sim.count((r) => (r.json as { user_id?: number }).user_id === 1001)).toBe(1);
-    expect(sim.count((r) => (r.json as { user_id?: number }).user_id === 1002)).toBe(1);
-    expect(sim.requests).toBe(3);
+  test('a repeated id is asked for once and answered at each of its places, a failure too (fast path and Apollo)', async () => {
+    const ids = ['1002', '1001', '1002', '1001', '1003', '01001'];
+    // A POST of JSON runs on the fast path (graphql-jit); a GET goes through Apollo Server (graphql-js).
+    const viaGet = async (): Promise<GraphQLResult> => {
+      const search = new URLSearchParams({ query: USERS, variables: JSON.stringify({ ids }) });
+      return (await fetch(`${gw.url}/graphql?${search}`, { headers: { authorization: `Bearer ${token}`, 'apollo-require-preflight': 'true' } })).json() as Promise<GraphQLResult>;
+    };
+    for (const ask of [() => gw.gql(USERS, { ids }, token), viaGet]) {
+      sim.inject({ times: 1, match: (r) => (r.json as { user_id?: number }).user_id === 1002, reply: { status: 200, text: 'garbage' } });
+      sim.resetLog();
+      const res = await ask();
+      expect(res.data!.nuveqUsers.map((u: { userId: string } | null) => u?.userId ?? null)).toEqual([null, '1001', null, '1001', '1003', '1001']);
+      expect(res.errors!.map((e) => [e.path, e.extensions?.code])).toEqual([
+        [['nuveqUsers', 0], 'UPSTREAM_ERROR'],
+        [['nuveqUsers', 2], 'UPSTREAM_ERROR'],
+      ]);
+      // One User Detail call per distinct user ("01001" is 1001).
+      expect(sim.count((r) => (r.json as { user_id?: number }).user_id === 1001)).toBe(1);
+      expect(sim.count((r) => (r.json as { user_id?: number }).user_id === 1002)).toBe(1);
+      expect(sim.requests).toBe(3);
+    }
   });
 
   test('a throttled first answer (429) is retried and succeeds', async () => {

@@ -265,11 +265,20 @@ describe.each([
         await send('POST', '/graphql', JSON.stringify({ query: '{ nuveqUser(userId: "x") { userId } }' })), // a resolver's error
         await send('POST', '/graphql', JSON.stringify({ query: 'query($id: ID!) { nuveqUser(userId: $id) { userId } }', variables: { id: true } })), // Apollo: coercion
         await send('GET', `/graphql?query=${encodeURIComponent('{ __typename }')}`), // Apollo: GET
-        await send('POST', '/graphql', '{"query": '), // not JSON: no scope
-        await send('POST', '/graphql', JSON.stringify({ query: '{ __typename }', variables: { ids: Array.from({ length: 501 }, () => '1') } })), // too long
+        await send('POST', '/graphql', '{"query": '), // not JSON: answered before any scope
+        await send('POST', '/graphql', JSON.stringify({ query: '{ __typename }', variables: { ids: Array.from({ length: 501 }, () => '1') } })), // too long: answered before any scope
         await send('POST', '/graphql', user),
       ];
-      expect(statuses).toEqual([200, 200, 400, 200, 400, 400, 200]);
+      // A request that fails inside the gateway releases its scope too (and answers 500).
+      const apollo = gw.gateway.apollo;
+      const execute = apollo.executeHTTPGraphQLRequest.bind(apollo);
+      apollo.executeHTTPGraphQLRequest = () => Promise.reject(new Error('Apollo failed'));
+      try {
+        statuses.push(await send('GET', `/graphql?query=${encodeURIComponent('{ __typename }')}`));
+      } finally {
+        apollo.executeHTTPGraphQLRequest = execute;
+      }
+      expect(statuses).toEqual([200, 200, 400, 200, 400, 400, 200, 500]);
       expect(accepted).toHaveLength(1);
       const open = Object.getOwnPropertySymbols(accepted[0]!).find((k) => k.description === 'switchboard.openScopes')!;
       expect(open).toBeDefined();
