@@ -1,7 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { chartSvg, type ChartInput } from './chart.js';
 import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.js';
@@ -12,7 +14,7 @@ import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.
  * interleaved in rounds, every sampled answer checked before it counts.
  *
  * Options: --rounds N (3), --duration S (10), --latency MS (0), --label TEXT, --skip-d, --d-seconds S (90),
- *          --only A,B,C,D,E,M,S (all; A and B always run, as the hot path's measurement, so it selects C, D, E, M and S),
+ *          --only A,B,C,D,E,M,S (all; A, B and P always run, as the hot path's measurement, so it selects C, D, E, M and S),
  *          --no-apollo (skip the Apollo Server contenders in A),
  *          --compare NAME=path/to/dist/src/app/main.js (repeatable: another build of the gateway in A's rounds, e.g. the
  *          commit before a change), --no-traced (skip A with tracing on),
@@ -297,6 +299,59 @@ function check(pred: (data: any) => boolean) {
   };
 }
 
+/** What a gateway made per request, by kind of asynchronous resource (async_hooks' `init`). */
+interface AsyncCounts {
+  promises: number;
+  ticks: number;
+  timers: number;
+  immediates: number;
+  all: number;
+}
+
+const asyncLine = (x: AsyncCounts) => `${x.promises} promises, ${x.ticks} nextTicks, ${x.timers} timers, ${x.immediates} immediates (${x.all} in all)`;
+
+/**
+ * Per request, what a gateway with bench/async-count.js loaded makes for each spec's requests, sent
+ * one at a time after as many again to warm it (the JIT, the session's verification).
+ */
+async function countAsync(simEnv: Record<string, string>, specs: Record<string, { spec: { path: string; body: string }; amount: number }>): Promise<Record<string, AsyncCounts>> {
+  const file = resolve(tmpdir(), `switchboard-async-count-${process.pid}.json`);
+  const hook = pathToFileURL(resolve(DIST, 'bench/async-count.js')).href;
+  const proc = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...simEnv, NODE_OPTIONS: `--import=${hook}`, ASYNC_COUNT_FILE: file }, SERVER_CORE, READY);
+  try {
+    const url = proc.first.url as string;
+    const token = (await gql(url, 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }')).data.loginClient.token as string;
+    const send = (spec: { path: string; body: string }, amount: number) =>
+      autocannon({ url, connections: 1, amount, requests: [{ method: 'POST', path: spec.path, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: spec.body }] });
+    const counted = async (): Promise<{ requests: number; counts: Record<string, number> }> => {
+      rmSync(file, { force: true });
+      proc.child.kill('SIGUSR2');
+      for (let i = 0; i < 250 && !existsSync(file); i++) await sleep(20);
+      return JSON.parse(readFileSync(file, 'utf8')) as { requests: number; counts: Record<string, number> };
+    };
+    const out: Record<string, AsyncCounts> = {};
+    for (const [name, { spec, amount }] of Object.entries(specs)) {
+      await send(spec, amount);
+      await counted();
+      const run = await send(spec, amount);
+      const { requests, counts } = await counted();
+      if (run.non2xx || run.errors || requests !== amount) throw new Error(`P ${name}: ${requests} requests counted of ${amount} sent (${run.non2xx} not 2xx, ${run.errors} errors)`);
+      const per = (n: number) => round(n / requests, 1);
+      out[name] = {
+        promises: per(counts.PROMISE ?? 0),
+        ticks: per(counts.TickObject ?? 0),
+        timers: per(counts.Timeout ?? 0),
+        immediates: per(counts.Immediate ?? 0),
+        all: per(Object.values(counts).reduce((a, b) => a + b, 0)),
+      };
+    }
+    return out;
+  } finally {
+    await proc.stop();
+    rmSync(file, { force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(resolve(DIST, 'src/app/main.js'))) throw new Error('run `npm run build` first (npm run bench does)');
   mkdirSync(OUT, { recursive: true });
@@ -449,6 +504,10 @@ async function main(): Promise<void> {
   console.log(
     `one at a time: gateway A ${round(oneAtATime.A, 3)} ms, B ${round(oneAtATime.B, 3)} ms (${round(oneAtATime.B / oneAtATime.A, 2)}× A; ${oneAtATime.overFloor.median}× the floor, paired by round, ${oneAtATime.overFloor.min}–${oneAtATime.overFloor.max}); bare proxy A ${round(oneAtATime.baselineA, 3)} ms, B ${round(oneAtATime.baselineB, 3)} ms (${round(oneAtATime.baselineB / oneAtATime.baselineA, 2)}×); the upstream alone: one call ${round(oneAtATime.upstreamOneCall, 3)} ms, 50 calls ${round(oneAtATime.upstreamFifty, 3)} ms; B's ids through the vendor stack alone ${round(oneAtATime.stack, 3)} ms (${round(oneAtATime.overStack, 2)}× the floor, paired)`,
   );
+  // P: what one request makes (promises, nextTicks, timers, immediates), counted in a gateway of
+  // its own: async_hooks slow a process down, so no timed run counts.
+  const asyncCounts = await countAsync(simEnv, { A: { spec: aGateway, amount: 1000 }, B: { spec: bGateway, amount: 100 } });
+  console.log(`P: per request, A ${asyncLine(asyncCounts.A!)}; B ${asyncLine(asyncCounts.B!)}`);
   await Promise.all([gateway.stop(), baseline.stop(), sims.stop()]);
 
   // ---- C: a cold start, 200 concurrent Platform operations against a fresh process.
@@ -635,6 +694,7 @@ async function main(): Promise<void> {
       bad: b.reduce((n, x) => n + x.gateway.bad + x.baseline.bad + x.gateway.non2xx + x.gateway.errors, 0) + serialRuns.reduce((n, x) => n + x.bad + x.non2xx + x.errors, 0),
       rounds: b,
     },
+    P: asyncCounts,
     C: c,
     D: d,
     E: e,
@@ -748,6 +808,9 @@ function markdown(r: any): string {
       : []),
     ...Object.entries(r.A.others ?? {}).map(([k, v]: [string, any]) => `- **A, ${k}**: ratio ${v.ratio} (the gateway's ${r.A.ratio.median} in the same rounds; paired by round, ${k} minus gateway: ${v.ratioMinusGateway?.median} (${v.ratioMinusGateway?.min} to ${v.ratioMinusGateway?.max})); CPU per request ${v.cpuUsPerRequestOverGateway >= 0 ? '+' : ''}${v.cpuUsPerRequestOverGateway} µs beside the gateway's.`),
     `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A; the bare proxy making the same calls: ${r.B.oneAtATimeMs.baselineA} ms and ${r.B.oneAtATimeMs.baselineB} ms, ${r.B.oneAtATimeMs.baselineRatio}×; the 50 vendor calls alone, made straight from the server's core: ${r.B.oneAtATimeMs.upstreamFiftyCalls} ms, **${r.B.oneAtATimeMs.upstreamFiftyCallsRatioToA}×** A, one call ${r.B.oneAtATimeMs.upstreamOneCall} ms); B over that floor, paired by round: **${r.B.oneAtATimeMs.overFloor.median}×** (${r.B.oneAtATimeMs.overFloor.min}–${r.B.oneAtATimeMs.overFloor.max})${r.B.oneAtATimeMs.vendorStack === undefined ? '' : `; B's 100 ids through the gateway's vendor stack with no request around it (DataLoader, coalescing, gates, client, answers read): ${r.B.oneAtATimeMs.vendorStack} ms, ${r.B.oneAtATimeMs.vendorStackOverFloor}× the floor`}; ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
+    r.P
+      ? `- **P** made per request, one request at a time, in a gateway of its own that counts with async_hooks (counts do not drift with the machine's speed): A ${asyncLine(r.P.A)}; B ${asyncLine(r.P.B)}.`
+      : '- **P** not counted in this run.',
     r.C ? `- **C** cold start: ${r.C.answered}/${r.C.operations} Platform operations answered in ${r.C.ms} ms with **${r.C.serviceLogins}** service login(s).` : '- **C** skipped in this run.',
     r.D
       ? `- **D** ${r.D.offeredPerSecond} req/s for ${r.D.seconds} s against a ${r.D.budgetPerMinute}/min budget: ${r.D.requests} requests, ${r.D.answeredWithData} with data, ${r.D.answeredRateLimited} RATE_LIMITED with retryAfter, ${r.D.otherAnswers} other; most calls in any 60 s window at the vendor: **${r.D.maxInAny60sWindow}**.`
