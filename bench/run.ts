@@ -271,6 +271,19 @@ async function gql(url: string, query: string, token?: string): Promise<any> {
   return res.json();
 }
 
+/** A demo client's login, as every workload's gateway is logged in to. */
+const LOGIN = 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }';
+
+/** A session token for `url`'s gateway (the demo client ada). */
+async function sessionToken(url: string): Promise<string> {
+  return (await gql(url, LOGIN)).data.loginClient.token as string;
+}
+
+/** Exactly `amount` POSTs of one body, one at a time (for counting, not timing). */
+function sendExactly(spec: { url: string; path: string; body: string; headers?: Record<string, string> }, amount: number): ReturnType<typeof autocannon> {
+  return autocannon({ url: spec.url, connections: 1, amount, requests: [{ method: 'POST', path: spec.path, headers: { 'content-type': 'application/json', ...spec.headers }, body: spec.body }] });
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 /** The median and range of per-round figures, rounded to `d` places. */
@@ -320,9 +333,8 @@ async function countAsync(simEnv: Record<string, string>, specs: Record<string, 
   const proc = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...simEnv, NODE_OPTIONS: `--import=${hook}`, ASYNC_COUNT_FILE: file }, SERVER_CORE, READY);
   try {
     const url = proc.first.url as string;
-    const token = (await gql(url, 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }')).data.loginClient.token as string;
-    const send = (spec: { path: string; body: string }, amount: number) =>
-      autocannon({ url, connections: 1, amount, requests: [{ method: 'POST', path: spec.path, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: spec.body }] });
+    const headers = { authorization: `Bearer ${await sessionToken(url)}` };
+    const send = (spec: { path: string; body: string }, amount: number) => sendExactly({ url, path: spec.path, body: spec.body, headers }, amount);
     const counted = async (): Promise<{ requests: number; counts: Record<string, number> }> => {
       rmSync(file, { force: true });
       proc.child.kill('SIGUSR2');
@@ -366,8 +378,7 @@ async function main(): Promise<void> {
   const baseline = await start(resolve(DIST, 'bench/baseline.js'), [], { ...simEnv }, SERVER_CORE);
   const gwUrl = gateway.first.url as string;
   const blUrl = baseline.first.url as string;
-  const login = await gql(gwUrl, 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }');
-  const token = login.data.loginClient.token as string;
+  const token = await sessionToken(gwUrl);
 
   // A: one user per request, 50 known users in turn, so that requests in flight together ask for
   // different users (concurrent asks for one user share a vendor call: workload E measures that).
@@ -417,7 +428,7 @@ async function main(): Promise<void> {
     }
     const proc = await start(main, [], { ...GATEWAY_ENV, ...simEnv, ...env }, SERVER_CORE, READY);
     const url = proc.first.url as string;
-    const t = (await gql(url, 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }')).data.loginClient.token as string;
+    const t = await sessionToken(url);
     others.set(name, { spec: { ...aGateway, url, headers: { authorization: `Bearer ${t}` }, pid: proc.child.pid! }, stop: proc.stop });
   }
 
@@ -453,7 +464,7 @@ async function main(): Promise<void> {
     await reset(nuveqControl);
     // One at a time: B's requests in flight together share calls for the same users (coalescing), so
     // this counts what one request costs, DataLoader's dedupe within it included.
-    const exact = await autocannon({ url: bGateway.url, connections: 1, amount: 100, requests: [{ method: 'POST', path: bGateway.path, headers: { 'content-type': 'application/json', ...bGateway.headers }, body: bGateway.body }] });
+    const exact = await sendExactly(bGateway, 100);
     const calls = (await stats(nuveqControl)).userDetailCalls as number;
     const perRequest = calls / exact.requests.total;
     b.push({ baseline: bl, gateway: gw, ratio: gw.rps / bl.rps, vendorCallsPerRequest: perRequest });
@@ -547,7 +558,7 @@ async function main(): Promise<void> {
           method: 'POST',
           path: '/graphql',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ query: 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }' }),
+          body: JSON.stringify({ query: LOGIN }),
           onResponse: (status: number, body: string) => {
             try {
               const parsed = JSON.parse(body) as { data?: any; errors?: Array<{ extensions?: { code?: string; retryAfter?: number } }> };
@@ -586,7 +597,7 @@ async function main(): Promise<void> {
     const controlE = simsE.first.control.nuveq as string;
     const gwE = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...envE }, SERVER_CORE, READY);
     const blE = await start(resolve(DIST, 'bench/baseline.js'), [], { ...envE }, SERVER_CORE);
-    const tE = (await gql(gwE.first.url as string, 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }')).data.loginClient.token as string;
+    const tE = await sessionToken(gwE.first.url as string);
     const hot = known.slice(0, 10);
     const specs: Record<string, LoadSpec> = {
       baseline: { ...aBaseline, url: blE.first.url as string, pid: blE.child.pid!, bodies: hot.map((userId) => JSON.stringify({ userId })), random: true, connections: 200, duration: DURATION },
