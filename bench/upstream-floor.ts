@@ -10,9 +10,10 @@ import type { NuveqUserRecord } from '../datasources/nuveq/models.js';
  * What the upstream alone costs, with no server in between: one undici pool on the server's core
  * calling the Nuveq simulator directly, one call at a time and in fan-outs of 50 distinct users at
  * NUVEQ_CONCURRENCY's default of 8 in flight. B's "time per request" cannot go below the fan-out
- * plus one client round trip, whatever the gateway does. Then B's own 100 ids through Switchboard's
- * vendor stack alone (see `vendorStack`), so that B's time splits into the calls, what the stack
- * adds to them, and the request around them. Prints one JSON line and exits.
+ * plus one client round trip, whatever the gateway does. B's own 100 ids through Switchboard's
+ * vendor stack alone (see `vendorStack`) are timed interleaved with the fan-outs, so that B's time
+ * splits into the calls, what the stack adds to them, and the request around them. Prints one JSON
+ * line and exits.
  */
 
 const upstream = new URL(process.env.NUVEQ_URL!);
@@ -72,9 +73,40 @@ function vendorStack(): () => Promise<void> {
   };
 }
 
+/**
+ * Two measurements interleaved, the order swapped each time: the machine's speed drifts by more
+ * over a few seconds than the stack differs from the bare calls, so two blocks of seconds one
+ * after the other compare the drift as much as the code.
+ */
+async function msPerEach(a: () => Promise<void>, b: () => Promise<void>): Promise<[number, number]> {
+  const warm = performance.now();
+  while (performance.now() - warm < 1000) {
+    await a();
+    await b();
+  }
+  const spent = [0, 0];
+  let count = 0;
+  const timed = async (fn: () => Promise<void>, i: number) => {
+    const t = performance.now();
+    await fn();
+    spent[i]! += performance.now() - t;
+  };
+  const started = performance.now();
+  while (performance.now() - started < 2 * seconds * 1000) {
+    if (count % 2 === 0) {
+      await timed(a, 0);
+      await timed(b, 1);
+    } else {
+      await timed(b, 1);
+      await timed(a, 0);
+    }
+    count++;
+  }
+  return [spent[0]! / count, spent[1]! / count];
+}
+
 const one = await msPer(() => call(1001));
-const fifty = await msPer(() => fanOut(50, 8));
-const stack = await msPer(vendorStack());
+const [fifty, stack] = await msPerEach(() => fanOut(50, 8), vendorStack());
 process.stdout.write(`${JSON.stringify({ oneCallMs: one, fiftyCallsMs: fifty, stackMs: stack })}\n`);
 await pool.close();
 process.exit(0);
