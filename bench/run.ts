@@ -323,30 +323,48 @@ interface AsyncCounts {
 
 const asyncLine = (x: AsyncCounts) => `${x.promises} promises, ${x.ticks} nextTicks, ${x.timers} timers, ${x.immediates} immediates (${x.all} in all)`;
 
+/** A gateway of its own with a bench hook loaded, logged in, that reports what it measured on SIGUSR2. */
+interface HookedGateway {
+  send(spec: { path: string; body: string }, amount: number): ReturnType<typeof autocannon>;
+  /** What the hook measured since the last call (it starts afresh). */
+  report<T>(): Promise<T>;
+}
+
+/** Runs `work` against a gateway with `bench/<hook>.js` loaded; the hook writes its report to the file named by `fileVariable`. */
+async function withHookedGateway<R>(simEnv: Record<string, string>, hook: string, fileVariable: string, env: Record<string, string>, work: (gateway: HookedGateway) => Promise<R>): Promise<R> {
+  const file = resolve(tmpdir(), `switchboard-${hook}-${process.pid}.json`);
+  const url = pathToFileURL(resolve(DIST, `bench/${hook}.js`)).href;
+  const proc = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...simEnv, ...env, NODE_OPTIONS: `--import=${url}`, [fileVariable]: file }, SERVER_CORE, READY);
+  try {
+    const gatewayUrl = proc.first.url as string;
+    const headers = { authorization: `Bearer ${await sessionToken(gatewayUrl)}` };
+    return await work({
+      send: (spec, amount) => sendExactly({ url: gatewayUrl, path: spec.path, body: spec.body, headers }, amount),
+      report: async <T>() => {
+        rmSync(file, { force: true });
+        proc.child.kill('SIGUSR2');
+        for (let i = 0; i < 250 && !existsSync(file); i++) await sleep(20);
+        return JSON.parse(readFileSync(file, 'utf8')) as T;
+      },
+    });
+  } finally {
+    await proc.stop();
+    rmSync(file, { force: true });
+  }
+}
+
 /**
  * Per request, what a gateway with bench/async-count.js loaded makes for each spec's requests, sent
  * one at a time after as many again to warm it (the JIT, the session's verification).
  */
-async function countAsync(simEnv: Record<string, string>, specs: Record<string, { spec: { path: string; body: string }; amount: number }>): Promise<Record<string, AsyncCounts>> {
-  const file = resolve(tmpdir(), `switchboard-async-count-${process.pid}.json`);
-  const hook = pathToFileURL(resolve(DIST, 'bench/async-count.js')).href;
-  const proc = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...simEnv, NODE_OPTIONS: `--import=${hook}`, ASYNC_COUNT_FILE: file }, SERVER_CORE, READY);
-  try {
-    const url = proc.first.url as string;
-    const headers = { authorization: `Bearer ${await sessionToken(url)}` };
-    const send = (spec: { path: string; body: string }, amount: number) => sendExactly({ url, path: spec.path, body: spec.body, headers }, amount);
-    const counted = async (): Promise<{ requests: number; counts: Record<string, number> }> => {
-      rmSync(file, { force: true });
-      proc.child.kill('SIGUSR2');
-      for (let i = 0; i < 250 && !existsSync(file); i++) await sleep(20);
-      return JSON.parse(readFileSync(file, 'utf8')) as { requests: number; counts: Record<string, number> };
-    };
+function countAsync(simEnv: Record<string, string>, specs: Record<string, { spec: { path: string; body: string }; amount: number }>): Promise<Record<string, AsyncCounts>> {
+  return withHookedGateway(simEnv, 'async-count', 'ASYNC_COUNT_FILE', {}, async (gateway) => {
     const out: Record<string, AsyncCounts> = {};
     for (const [name, { spec, amount }] of Object.entries(specs)) {
-      await send(spec, amount);
-      await counted();
-      const run = await send(spec, amount);
-      const { requests, counts } = await counted();
+      await gateway.send(spec, amount);
+      await gateway.report();
+      const run = await gateway.send(spec, amount);
+      const { requests, counts } = await gateway.report<{ requests: number; counts: Record<string, number> }>();
       if (run.non2xx || run.errors || requests !== amount) throw new Error(`P ${name}: ${requests} requests counted of ${amount} sent (${run.non2xx} not 2xx, ${run.errors} errors)`);
       const per = (n: number) => round(n / requests, 1);
       out[name] = {
@@ -358,10 +376,35 @@ async function countAsync(simEnv: Record<string, string>, specs: Record<string, 
       };
     }
     return out;
-  } finally {
-    await proc.stop();
-    rmSync(file, { force: true });
-  }
+  });
+}
+
+/** Where one B request's time goes inside the gateway (medians), and what its client saw per request. */
+interface Phases {
+  requests: number;
+  beforeMs: number;
+  callsMs: number;
+  afterMs: number;
+  totalMs: number;
+  clientMs: number;
+}
+
+/**
+ * B one request at a time through a gateway with bench/request-phases.js loaded (after as many
+ * again to warm it): the time from each request's arrival to its first vendor call, the calls, and
+ * from the last answer to the answer written, beside the time per request its client saw.
+ */
+function phasesOf(simEnv: Record<string, string>, spec: { path: string; body: string }, calls: number, amount: number): Promise<Phases> {
+  return withHookedGateway(simEnv, 'request-phases', 'PHASES_FILE', { PHASES_CALLS: String(calls) }, async (gateway) => {
+    await gateway.send(spec, amount);
+    await gateway.report();
+    const started = performance.now();
+    const run = await gateway.send(spec, amount);
+    const clientMs = (performance.now() - started) / amount;
+    const phases = await gateway.report<Omit<Phases, 'clientMs'>>();
+    if (run.non2xx || run.errors || phases.requests !== amount) throw new Error(`B phases: ${phases.requests} requests timed of ${amount} sent (${run.non2xx} not 2xx, ${run.errors} errors)`);
+    return { ...phases, clientMs };
+  });
 }
 
 async function main(): Promise<void> {
@@ -519,6 +562,9 @@ async function main(): Promise<void> {
   // its own: async_hooks slow a process down, so no timed run counts.
   const asyncCounts = await countAsync(simEnv, { A: { spec: aGateway, amount: 1000 }, B: { spec: bGateway, amount: 100 } });
   console.log(`P: per request, A ${asyncLine(asyncCounts.A!)}; B ${asyncLine(asyncCounts.B!)}`);
+  // Where B's time goes inside the gateway: timed by a hook in a gateway of its own, as P's count is.
+  const bInside = await phasesOf(simEnv, bGateway, 50, 300);
+  console.log(`B inside the gateway, one at a time (${bInside.requests} requests, medians): arrival to first vendor call ${round(bInside.beforeMs, 3)} ms, the calls ${round(bInside.callsMs, 3)} ms, last answer to answer written ${round(bInside.afterMs, 3)} ms (${round(bInside.totalMs, 3)} ms in all); the client saw ${round(bInside.clientMs, 3)} ms per request`);
   await Promise.all([gateway.stop(), baseline.stop(), sims.stop()]);
 
   // ---- C: a cold start, 200 concurrent Platform operations against a fresh process.
@@ -696,9 +742,13 @@ async function main(): Promise<void> {
         // and that over the floor, paired by round.
         vendorStack: round(oneAtATime.stack, 3),
         vendorStackOverFloor: round(oneAtATime.overStack, 2),
+        // Since the stack and the floor's fan-outs are timed interleaved in one process (older runs: one block after the other).
+        stackInterleaved: true,
         // B's time over the floor's, paired by round (median, range), and the rounds themselves.
         overFloor: oneAtATime.overFloor,
         rounds: bFloor.map((x) => ({ B: round(x.B, 3), floor: round(x.floor, 3), stack: round(x.stack, 3), ratio: round(x.ratio, 2) })),
+        // One request at a time in a gateway of its own with bench/request-phases.js loaded (medians).
+        inside: { requests: bInside.requests, beforeMs: round(bInside.beforeMs, 3), callsMs: round(bInside.callsMs, 3), afterMs: round(bInside.afterMs, 3), totalMs: round(bInside.totalMs, 3), clientMs: round(bInside.clientMs, 3) },
       },
       // The one-at-a-time runs check every answer, and count here.
       checked: b.reduce((n, x) => n + x.gateway.checked + x.baseline.checked, 0) + serialRuns.reduce((n, x) => n + x.checked, 0),
@@ -818,7 +868,12 @@ function markdown(r: any): string {
         ]
       : []),
     ...Object.entries(r.A.others ?? {}).map(([k, v]: [string, any]) => `- **A, ${k}**: ratio ${v.ratio} (the gateway's ${r.A.ratio.median} in the same rounds; paired by round, ${k} minus gateway: ${v.ratioMinusGateway?.median} (${v.ratioMinusGateway?.min} to ${v.ratioMinusGateway?.max})); CPU per request ${v.cpuUsPerRequestOverGateway >= 0 ? '+' : ''}${v.cpuUsPerRequestOverGateway} µs beside the gateway's.`),
-    `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A; the bare proxy making the same calls: ${r.B.oneAtATimeMs.baselineA} ms and ${r.B.oneAtATimeMs.baselineB} ms, ${r.B.oneAtATimeMs.baselineRatio}×; the 50 vendor calls alone, made straight from the server's core: ${r.B.oneAtATimeMs.upstreamFiftyCalls} ms, **${r.B.oneAtATimeMs.upstreamFiftyCallsRatioToA}×** A, one call ${r.B.oneAtATimeMs.upstreamOneCall} ms); B over that floor, paired by round: **${r.B.oneAtATimeMs.overFloor.median}×** (${r.B.oneAtATimeMs.overFloor.min}–${r.B.oneAtATimeMs.overFloor.max})${r.B.oneAtATimeMs.vendorStack === undefined ? '' : `; B's 100 ids through the gateway's vendor stack with no request around it (the datasource's list read, DataLoader, coalescing, gates, client, answers read): ${r.B.oneAtATimeMs.vendorStack} ms, ${r.B.oneAtATimeMs.vendorStackOverFloor}× the floor`}; ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
+    `- **B** vendor calls per request: ${r.B.vendorCallsPerRequest.join(', ')}; one request at a time: A ${r.B.oneAtATimeMs.A} ms, B ${r.B.oneAtATimeMs.B} ms (**${r.B.oneAtATimeMs.ratio}×** A; the bare proxy making the same calls: ${r.B.oneAtATimeMs.baselineA} ms and ${r.B.oneAtATimeMs.baselineB} ms, ${r.B.oneAtATimeMs.baselineRatio}×; the 50 vendor calls alone, made straight from the server's core: ${r.B.oneAtATimeMs.upstreamFiftyCalls} ms, **${r.B.oneAtATimeMs.upstreamFiftyCallsRatioToA}×** A, one call ${r.B.oneAtATimeMs.upstreamOneCall} ms); B over that floor, paired by round: **${r.B.oneAtATimeMs.overFloor.median}×** (${r.B.oneAtATimeMs.overFloor.min}–${r.B.oneAtATimeMs.overFloor.max})${r.B.oneAtATimeMs.vendorStack === undefined ? '' : `; B's 100 ids through the gateway's vendor stack with no request around it (the datasource's list read, DataLoader, coalescing, gates, client, answers read)${r.B.oneAtATimeMs.stackInterleaved ? ", timed interleaved with the floor's fan-outs" : ''}: ${r.B.oneAtATimeMs.vendorStack} ms, ${r.B.oneAtATimeMs.vendorStackOverFloor}× the floor`}; ratio to the bare proxy ${r.B.ratio.median} (${r.B.ratio.min}–${r.B.ratio.max}); checked ${r.B.checked}, wrong ${r.B.bad}.`,
+    ...(r.B.oneAtATimeMs.inside
+      ? [
+          `- **B inside the gateway**, one request at a time in a gateway of its own with a timing hook (${r.B.oneAtATimeMs.inside.requests} requests, medians): from a request's arrival to its first vendor call ${r.B.oneAtATimeMs.inside.beforeMs} ms, the 50 calls ${r.B.oneAtATimeMs.inside.callsMs} ms, from the last answer to the answer written ${r.B.oneAtATimeMs.inside.afterMs} ms (**${r.B.oneAtATimeMs.inside.totalMs} ms** in all); its client saw ${r.B.oneAtATimeMs.inside.clientMs} ms per request, the rest being the way between them (the client shares core 1 with the simulators).`,
+        ]
+      : []),
     r.P
       ? `- **P** made per request, one request at a time, in a gateway of its own that counts with async_hooks (counts do not drift with the machine's speed): A ${asyncLine(r.P.A)}; B ${asyncLine(r.P.B)}.`
       : '- **P** not counted in this run.',
