@@ -9,8 +9,9 @@ import { Pool, type Dispatcher } from 'undici';
  * read), and from that answer to the answer written (`res.end`). A vendor call counts for the
  * request that arrived last, which is right only when requests come one at a time.
  *
- * On SIGUSR2 it writes, to PHASES_FILE, the medians over the requests since the last signal that
- * made exactly PHASES_CALLS vendor calls, and starts afresh.
+ * On SIGUSR2 it writes, to PHASES_FILE, the means over the requests since the last signal that made
+ * exactly PHASES_CALLS vendor calls (and the median and 90th percentile of their whole time), and
+ * starts afresh.
  */
 
 const file = process.env.PHASES_FILE;
@@ -61,18 +62,24 @@ http.Server.prototype.emit = function (this: http.Server, event: string | symbol
   return (emit as (event: string | symbol, ...rest: unknown[]) => boolean).call(this, event, ...args);
 } as typeof http.Server.prototype.emit;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * q)] ?? 0;
 
 process.on('SIGUSR2', () => {
   const whole = timed.filter((t): t is Required<Timed> => t.calls === expected && t.firstSent !== undefined && t.lastRead !== undefined && t.written !== undefined);
+  const totals = whole.map((t) => t.written - t.arrived);
   writeFileSync(
     file,
     JSON.stringify({
       requests: whole.length,
-      beforeMs: median(whole.map((t) => t.firstSent - t.arrived)),
-      callsMs: median(whole.map((t) => t.lastRead - t.firstSent)),
-      afterMs: median(whole.map((t) => t.written - t.lastRead)),
-      totalMs: median(whole.map((t) => t.written - t.arrived)),
+      // Means, so that the phases add up and compare with the client's time per request (a mean).
+      beforeMs: mean(whole.map((t) => t.firstSent - t.arrived)),
+      callsMs: mean(whole.map((t) => t.lastRead - t.firstSent)),
+      afterMs: mean(whole.map((t) => t.written - t.lastRead)),
+      totalMs: mean(totals),
+      // The spread of the whole: a long tail of slow requests moves the mean well above the median.
+      totalMedianMs: quantile(totals, 0.5),
+      totalP90Ms: quantile(totals, 0.9),
     }),
   );
   timed = [];
