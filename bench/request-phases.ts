@@ -1,17 +1,19 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { subscribe } from 'node:diagnostics_channel';
+import type { ServerResponse } from 'node:http';
 import { writeFileSync } from 'node:fs';
-import { Pool, type Dispatcher } from 'undici';
 
 /**
  * Loaded into a gateway of its own by `npm run bench` (NODE_OPTIONS=--import), for requests sent
- * one at a time: where a request's time goes inside the gateway. From its arrival (the server's
- * `request` event) to its first vendor call, the vendor calls (the first sent to the last answer
- * read), and from that answer to the answer written (`res.end`). A vendor call counts for the
- * request that arrived last, which is right only when requests come one at a time.
+ * one at a time: where a request's time goes inside the gateway. From its arrival (node's
+ * `http.server.request.start` channel, as bench/async-count.ts counts requests) to its first vendor
+ * call (undici's `undici:request:create`), the vendor calls (to the last answer read, undici's
+ * `undici:request:trailers`), and from that answer to the answer written (`res.end`). A vendor call
+ * counts for the request that arrived last, which is right only when requests come one at a time.
  *
  * On SIGUSR2 it writes, to PHASES_FILE, the means over the requests since the last signal that made
  * exactly PHASES_CALLS vendor calls (and the median and 90th percentile of their whole time), and
- * starts afresh.
+ * starts afresh. What it keeps grows by one entry per request until then: a bench run signals every
+ * few seconds.
  */
 
 const file = process.env.PHASES_FILE;
@@ -29,38 +31,25 @@ interface Timed {
 let current: Timed | undefined;
 let timed: Timed[] = [];
 
-const dispatch = Pool.prototype.dispatch;
-Pool.prototype.dispatch = function (this: Pool, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-  const request = current;
-  if (request) {
-    request.calls++;
-    request.firstSent ??= performance.now();
-    const ended = handler.onResponseEnd;
-    if (ended) {
-      handler.onResponseEnd = function (this: Dispatcher.DispatchHandler, ...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseEnd']>>) {
-        request.lastRead = performance.now();
-        return ended.apply(this, args);
-      };
-    }
-  }
-  return dispatch.call(this, options, handler);
-};
-
-const emit = http.Server.prototype.emit;
-http.Server.prototype.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]): boolean {
-  if (event === 'request') {
-    const request: Timed = { arrived: performance.now(), calls: 0 };
-    current = request;
-    timed.push(request);
-    const res = args[1] as ServerResponse<IncomingMessage>;
-    const end = res.end;
-    res.end = function (this: ServerResponse, ...endArgs: unknown[]) {
-      request.written ??= performance.now();
-      return (end as (...a: unknown[]) => ServerResponse).apply(this, endArgs);
-    } as typeof res.end;
-  }
-  return (emit as (event: string | symbol, ...rest: unknown[]) => boolean).call(this, event, ...args);
-} as typeof http.Server.prototype.emit;
+subscribe('http.server.request.start', (message) => {
+  const request: Timed = { arrived: performance.now(), calls: 0 };
+  current = request;
+  timed.push(request);
+  const res = (message as { response: ServerResponse }).response;
+  const end = res.end;
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    request.written ??= performance.now();
+    return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof res.end;
+});
+subscribe('undici:request:create', () => {
+  if (!current) return;
+  current.calls++;
+  current.firstSent ??= performance.now();
+});
+subscribe('undici:request:trailers', () => {
+  if (current) current.lastRead = performance.now();
+});
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * q)] ?? 0;

@@ -11,9 +11,9 @@ import type { NuveqUserRecord } from '../datasources/nuveq/models.js';
  * calling the Nuveq simulator directly, one call at a time and in fan-outs of 50 distinct users at
  * NUVEQ_CONCURRENCY's default of 8 in flight. B's "time per request" cannot go below the fan-out
  * plus one client round trip, whatever the gateway does. B's own 100 ids through Switchboard's
- * vendor stack alone (see `vendorStack`) are timed in blocks alternating with the fan-outs', so that
- * B's time splits into the calls, what the stack adds to them, and the request around them. Prints one JSON
- * line and exits.
+ * vendor stack alone (see `vendorStack`) are timed in blocks alternating with the fan-outs', so
+ * that B's time splits into the calls, what the stack adds to them, and the request around them.
+ * Prints one JSON line and exits.
  */
 
 const upstream = new URL(process.env.NUVEQ_URL!);
@@ -36,16 +36,22 @@ async function fanOut(n: number, inFlight: number): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(n, inFlight) }, worker));
 }
 
-async function msPer(fn: () => Promise<void>): Promise<number> {
-  const warm = performance.now();
-  while (performance.now() - warm < 1000) await fn();
-  let count = 0;
+/** Runs `fn` over and over for `ms`: the time spent and how many times it ran. */
+async function block(fn: () => Promise<void>, ms: number): Promise<{ spent: number; runs: number }> {
   const started = performance.now();
-  while (performance.now() - started < seconds * 1000) {
+  let runs = 0;
+  while (performance.now() - started < ms) {
     await fn();
-    count++;
+    runs++;
   }
-  return (performance.now() - started) / count;
+  return { spent: performance.now() - started, runs };
+}
+
+/** ms per run of `fn`, over `seconds` after a second to warm it. */
+async function msPer(fn: () => Promise<void>): Promise<number> {
+  await block(fn, 1000);
+  const { spent, runs } = await block(fn, seconds * 1000);
+  return spent / runs;
 }
 
 /**
@@ -81,28 +87,19 @@ function vendorStack(): () => Promise<void> {
  * the two towards each other (the floor measured that way was 3-29% slower than in blocks).
  */
 async function msPerEach(a: () => Promise<void>, b: () => Promise<void>): Promise<[number, number]> {
+  const fns = [a, b];
   const spent = [0, 0];
-  const count = [0, 0];
-  const block = async (fn: () => Promise<void>, i: number, ms: number, timed: boolean) => {
-    const started = performance.now();
-    let n = 0;
-    while (performance.now() - started < ms) {
-      await fn();
-      n++;
-    }
-    if (timed) {
-      spent[i]! += performance.now() - started;
-      count[i]! += n;
-    }
-  };
-  await block(a, 0, 1000, false);
-  await block(b, 1, 1000, false);
+  const runs = [0, 0];
+  await block(a, 1000);
+  await block(b, 1000);
   for (let k = 0; k < 2 * seconds; k++) {
-    const [first, second] = k % 2 === 0 ? [0, 1] : [1, 0];
-    await block([a, b][first]!, first, 1000, true);
-    await block([a, b][second]!, second, 1000, true);
+    for (const i of k % 2 === 0 ? [0, 1] : [1, 0]) {
+      const timed = await block(fns[i]!, 1000);
+      spent[i]! += timed.spent;
+      runs[i]! += timed.runs;
+    }
   }
-  return [spent[0]! / count[0]!, spent[1]! / count[1]!];
+  return [spent[0]! / runs[0]!, spent[1]! / runs[1]!];
 }
 
 const one = await msPer(() => call(1001));
