@@ -396,8 +396,9 @@ interface Phases {
 
 /**
  * B one request at a time through a gateway with bench/request-phases.js loaded for `seconds`
- * (after as long again to warm it): the time from each request's arrival to its first vendor call, the calls, and
- * from the last answer to the answer written, beside the time per request its client saw.
+ * (after as long again to warm it): the time from each request's arrival to its first vendor call,
+ * the calls, and from the last answer to the answer written, beside the time per request its
+ * client saw.
  */
 function phasesOf(simEnv: Record<string, string>, spec: { path: string; body: string; check: LoadSpec['check'] }, calls: number, seconds: number): Promise<Phases> {
   return withHookedGateway(simEnv, 'request-phases', 'PHASES_FILE', { PHASES_CALLS: String(calls) }, async (gateway) => {
