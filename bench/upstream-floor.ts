@@ -4,7 +4,7 @@ import { loadConfig } from '../src/config/load.js';
 import { RequestScope } from '../src/limits/request-scope.js';
 import { VENDORS } from '../src/vendors/registry.js';
 import { nuveq } from '../datasources/nuveq/index.js';
-import type { NuveqUserRecord } from '../datasources/nuveq/models.js';
+import type { NuveqUserRecord } from '../datasources/nuveq/user.js';
 
 /**
  * What the upstream alone costs, with no server in between: one undici pool on the server's core

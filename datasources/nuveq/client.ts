@@ -8,7 +8,8 @@ import { AdaptiveConcurrency, type ConcurrencyGate } from '../../src/limits/rate
 import type { CallScope } from '../../src/limits/request-scope.js';
 import { Coalescer } from '../../src/upstream/coalesce.js';
 import { LRUCache } from 'lru-cache';
-import { NUVEQ_USER_FIELDS, type NuveqUserData, type NuveqUserDetailRequest, type NuveqUserRecord } from './models.js';
+import { NUVEQ_USER_FIELDS, type NuveqUserData, type NuveqUserDetailRequest } from './models.js';
+import { NuveqUserRecord } from './user.js';
 
 export const VENDOR = 'NUVEQ';
 /** Connections to Nuveq per replica, and so the most calls it has in flight while Nuveq is happy. */
@@ -108,7 +109,7 @@ export class NuveqClient extends VendorApi {
       throw new UpstreamError(VENDOR, `Nuveq answered something that is not JSON (HTTP ${res.status})`, { detail: res.text });
     }
     const data = parsed.data;
-    if (res.status < 300 && isUserData(data)) return { userId, data, timeZone: this.config.timeZone };
+    if (res.status < 300 && isUserData(data)) return new NuveqUserRecord(userId, data, this.config.timeZone);
     const message = typeof parsed.error === 'string' ? parsed.error : typeof parsed.message === 'string' ? parsed.message : typeof data === 'string' ? data : undefined;
     return this.classify(res.status, message, res.text);
   }

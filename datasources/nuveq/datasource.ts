@@ -3,7 +3,7 @@ import { BadUserInputError, UnauthenticatedError } from '../../src/errors.js';
 import { asError, settleAll } from '../../src/settle.js';
 import type { VendorRequest } from '../../src/vendors/module.js';
 import { VENDOR, type NuveqClient } from './client.js';
-import type { NuveqUserRecord } from './models.js';
+import type { NuveqUserRecord } from './user.js';
 
 const USER_ID = /^\d{1,15}$/;
 

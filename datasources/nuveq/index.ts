@@ -3,7 +3,7 @@ import type { VendorModule } from '../../src/vendors/module.js';
 import { NuveqClient, VENDOR } from './client.js';
 import { readNuveqConfig, type NuveqConfig } from './config.js';
 import { NuveqDataSource } from './datasource.js';
-import type { NuveqUserRecord } from './models.js';
+import { NuveqUserRecord } from './user.js';
 import { nuveqResolvers } from './resolvers.js';
 
 declare module '../../src/vendors/module.js' {
@@ -26,6 +26,6 @@ export const nuveq: VendorModule<NuveqConfig, NuveqClient, NuveqDataSource> = {
   examples: `query Users {
   nuveqUsers(userIds: ["1001", "1002", "1003"]) { userId name email department { id name } lastSeenAt }
 }`,
-  userType: { typename: 'NuveqUser', owns: (record) => 'data' in record && 'timeZone' in (record as NuveqUserRecord) },
+  userType: { typename: 'NuveqUser', owns: (record) => record instanceof NuveqUserRecord },
   demo: async (options) => (await import('../../simulators/nuveq/demo.js')).startNuveqDemo(options),
 };

@@ -26,13 +26,6 @@ export const NUVEQ_USER_FIELDS = [
   'department_id', 'post_id', 'role_id', 'department_name', 'role_name', 'post_name', 'access_group_1_description',
 ] as const satisfies ReadonlyArray<keyof NuveqUserData>;
 
-/** A user as the datasource returns it: the vendor's data, the id asked for, and the zone its dates are in. */
-export interface NuveqUserRecord {
-  userId: string;
-  data: NuveqUserData;
-  timeZone: string;
-}
-
 export interface NuveqUserDetailRequest {
   port: string;
   api_id: number;

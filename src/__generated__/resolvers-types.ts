@@ -4,7 +4,7 @@ import type { SessionRecord, StoredLogin, SessionPayloadModel } from '../auth/se
 import type { NexudusUserRecord, ImpersonationRecord } from '../../datasources/nexudus/models.js';
 import type { DeviceRecord, NurevaAudio, NurevaHardware } from '../../datasources/nureva/models.js';
 import type { ConnectionState, SoundLocationModel, MetricsModel, DeviceEventModel } from '../../datasources/nureva/live.js';
-import type { NuveqUserRecord } from '../../datasources/nuveq/models.js';
+import type { NuveqUserRecord } from '../../datasources/nuveq/user.js';
 import type { ClientAccountRecord } from '../../datasources/platform/models.js';
 import type { Context } from '../graphql/context.js';
 export type Maybe<T> = T | null;
