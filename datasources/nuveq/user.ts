@@ -20,6 +20,12 @@ function ref(id: string | number | null | undefined, name: string | null | undef
  * graphql-js' default resolver; each is computed only when a query asks for it, as a resolver was.
  */
 export class NuveqUserRecord {
+  // Object fields are read once each: graphql-jit reads an object field's source for its null
+  // check, its error check and each subfield (four times for `department { id name }`).
+  #department: NamedRef | null | undefined;
+  #post: NamedRef | null | undefined;
+  #role: NamedRef | null | undefined;
+
   constructor(
     readonly userId: string,
     readonly data: NuveqUserData,
@@ -67,15 +73,18 @@ export class NuveqUserRecord {
   }
 
   get department(): NamedRef | null {
-    return ref(this.data.department_id, this.data.department_name);
+    if (this.#department === undefined) this.#department = ref(this.data.department_id, this.data.department_name);
+    return this.#department;
   }
 
   get post(): NamedRef | null {
-    return ref(this.data.post_id, this.data.post_name);
+    if (this.#post === undefined) this.#post = ref(this.data.post_id, this.data.post_name);
+    return this.#post;
   }
 
   get role(): NamedRef | null {
-    return ref(this.data.role_id, this.data.role_name);
+    if (this.#role === undefined) this.#role = ref(this.data.role_id, this.data.role_name);
+    return this.#role;
   }
 
   get accessGroupDescription(): string | null {

@@ -225,9 +225,10 @@ class Collect implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * undici keeps finished requests, handler included, in each connection's queue until 256 have
-   * piled up: whatever the handler still references (the answer, the promise) would outlive the
-   * call by seconds and be promoted to the old generation, making every young-generation GC slow.
+   * Drops the answer and the caller's callbacks once the call has ended. undici releases a
+   * finished request from its connection's queue at once, but whatever still references the
+   * handler after the call must not keep the answer or the promise alive into the old
+   * generation, which slows every young-generation GC.
    */
   private release(): void {
     this.chunks = [];
