@@ -346,6 +346,8 @@ describe.each(VARIANTS)('Nuveq slice (%s)', (_variant, variant) => {
     const took = Date.now() - started;
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_TIMEOUT', vendor: 'NUVEQ' });
     expect(took).toBeGreaterThanOrEqual(1900);
-    expect(took).toBeLessThan(2600);
+    // Well before the upstream's 5 s: the timeout, not the answer, ended it. (A bound of 2.6 s
+    // failed once in CI at 2,659 ms, with every suite running on the machine's two cores.)
+    expect(took).toBeLessThan(3500);
   });
 });
