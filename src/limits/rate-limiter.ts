@@ -169,9 +169,9 @@ export interface GateOptions {
  */
 class Waiter {
   /** What leaves the queue when the caller goes (registered with its bounds). */
-  gone?: (reason: Error) => void = undefined;
+  gone?: (reason: Error) => void;
   /** Bounds with only a signal: removes the abort listener. */
-  unlisten?: () => void = undefined;
+  unlisten?: () => void;
 
   constructor(
     readonly resolve: () => void,

@@ -5,6 +5,7 @@ import { buildSchema } from '../../../src/graphql/schema.js';
 import { VENDORS } from '../../../src/vendors/registry.js';
 import { NuveqUserRecord } from '../../../datasources/nuveq/user.js';
 import type { NuveqUserData } from '../../../datasources/nuveq/models.js';
+import type { NuveqUser } from '../../../src/__generated__/resolvers-types.js';
 
 const DATA: NuveqUserData = {
   email: 'ada@example.com',
@@ -49,6 +50,10 @@ function counted(data: NuveqUserData, timeZone = 'UTC'): { record: NuveqUserReco
 describe('NuveqUserRecord: the GraphQL fields of a Nuveq user', () => {
   test('maps the vendor data as the contract says: "" as null, ids as text, local times with their offset', () => {
     const user = new NuveqUserRecord('1001', DATA, 'Europe/Berlin');
+    // Every field of the GraphQL type is on the record, typed as the schema says (the codegen
+    // mapper alone does not check that: a field the record lacked would silently answer null).
+    const typed: Required<Omit<NuveqUser, '__typename'>> = user;
+    expect(typed.userId).toBe('1001');
     expect({ ...Object.fromEntries(['id', 'vendor', 'userId', 'email', 'name', 'phone', 'photoUrl', 'staffNumber', 'gender', 'lastSeenAt', 'expiresAt', 'accessGroupDescription'].map((k) => [k, user[k as keyof NuveqUserRecord]])) }).toEqual({
       id: 'nuveq:1001',
       vendor: 'NUVEQ',
