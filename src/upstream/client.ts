@@ -152,12 +152,18 @@ const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: '
  * Gathers one answer straight from undici's dispatch callbacks. `pool.request` would wrap the body
  * in a Readable stream only for us to read it whole: for small JSON answers the stream machinery
  * costs more than the rest of the call.
+ *
+ * It implements the callbacks undici's own request API implements (onConnect, onHeaders, onData,
+ * onComplete, onError), which undici calls as they are. A handler of the newer style
+ * (onRequestStart, onResponseStart...) is wrapped per call in two more objects, and every header
+ * and trailer of every answer is parsed into an object for it; the answer's headers are read here
+ * only when something asks for them (Retry-After on a throttle).
  */
 class Collect implements Dispatcher.DispatchHandler {
   private status = 0;
-  private headers: IncomingHttpHeaders = {};
+  private rawHeaders: Buffer[] = [];
   private chunks: Buffer[] = [];
-  private controller?: Dispatcher.DispatchController;
+  private abort?: (reason: Error) => void;
   /** The deadline timer, armed only for a call that might outlive its deadline (see `bound`). */
   private timer?: NodeJS.Timeout;
   private ended = false;
@@ -169,11 +175,10 @@ class Collect implements Dispatcher.DispatchHandler {
     private readonly deadline: number,
   ) {}
 
-  // undici tells the two handler styles apart by this method, so it must exist.
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onConnect(abort: (reason?: Error) => void): void {
     // The caller gave up while the connection was being made: the request is never sent.
-    if (this.ended) controller.abort(new Error('the call was given up before it was sent'));
-    else this.controller = controller;
+    if (this.ended) abort(new Error('the call was given up before it was sent'));
+    else this.abort = abort;
   }
 
   /**
@@ -189,35 +194,37 @@ class Collect implements Dispatcher.DispatchHandler {
   expire(): void {
     if (this.ended) return;
     const error = Object.assign(new Error('no whole answer by the deadline'), { code: this.status ? 'UND_ERR_BODY_TIMEOUT' : 'UND_ERR_HEADERS_TIMEOUT' });
-    // Sent: undici aborts it and reports through onResponseError. Still connecting: fail now.
-    if (this.controller) return this.controller.abort(error);
+    // Sent: undici aborts it and reports through onError. Still connecting: fail now.
+    if (this.abort) return this.abort(error);
     this.ended = true;
     this.reject(error);
     this.release();
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
     this.status = statusCode;
-    this.headers = headers;
+    this.rawHeaders = rawHeaders;
     // undici parses what has arrived in one go: an answer that came whole with its headers (most
     // do) has ended before this microtask runs, and needs no timer.
     if (this.timer === undefined) queueMicrotask(() => this.bound());
+    return true;
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     this.chunks.push(chunk);
+    return true;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.ended = true;
     if (this.timer) clearTimeout(this.timer);
     const { chunks, resolve } = this;
     const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-    resolve({ status: this.status, headers: this.headers, text });
+    resolve(new Answer(this.status, this.rawHeaders, text));
     this.release();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onError(error: Error): void {
     this.ended = true;
     if (this.timer) clearTimeout(this.timer);
     this.reject(error);
@@ -232,8 +239,8 @@ class Collect implements Dispatcher.DispatchHandler {
    */
   private release(): void {
     this.chunks = [];
-    this.headers = {};
-    this.controller = undefined;
+    this.rawHeaders = [];
+    this.abort = undefined;
     this.resolve = this.reject = noop;
   }
 }
@@ -241,6 +248,40 @@ class Collect implements Dispatcher.DispatchHandler {
 /** setTimeout's callback for a Collect (passed as an argument, so no closure per call). */
 function expire(collect: Collect): void {
   collect.expire();
+}
+
+/** An answer whose headers are turned into an object on first read (most answers are never asked). */
+class Answer implements UpstreamResponse {
+  private parsed?: IncomingHttpHeaders;
+  throttled?: boolean;
+  failed?: (code: string) => void;
+
+  constructor(
+    readonly status: number,
+    private readonly raw: Buffer[],
+    readonly text: string,
+  ) {}
+
+  get headers(): IncomingHttpHeaders {
+    return (this.parsed ??= headersOf(this.raw));
+  }
+}
+
+/**
+ * Raw header lines as Node names them: lower-case names, a repeated header's values in an array.
+ * No prototype, so a header named `__proto__` is only a header.
+ */
+export function headersOf(raw: readonly Buffer[]): IncomingHttpHeaders {
+  const headers: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    const seen = headers[name];
+    if (seen === undefined) headers[name] = value;
+    else if (typeof seen === 'string') headers[name] = [seen, value];
+    else seen.push(value);
+  }
+  return headers as IncomingHttpHeaders;
 }
 
 /**
@@ -513,7 +554,8 @@ export class UpstreamClient {
       let answered = (res: UpstreamResponse) => {
         try {
           const status = res.status;
-          res.throttled = this.isThrottle(status, res.headers);
+          // Headers are read only for a status that may mean "slow down" (they are parsed when read).
+          res.throttled = this.throttle.has(status) && this.isThrottle(status, res.headers);
           const outcome = res.throttled ? 'throttled' : status < 300 ? 'ok' : status < 400 ? 'redirect' : status < 500 ? 'client_error' : 'server_error';
           this.series(call.operation).record(outcome, seconds());
           if (this.debug) options.logger.debug({ vendor, operation: call.operation, status, ms: Math.round(seconds() * 1000) }, 'vendor call');

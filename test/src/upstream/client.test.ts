@@ -61,6 +61,30 @@ describe('upstream client', () => {
     expect(sim.connections - before).toBeLessThanOrEqual(2);
   });
 
+  test("an answer's headers read as Node names them: lower-case, a repeated one as a list, __proto__ only a header", async () => {
+    const server = createHttpServer((_req, res) => {
+      res.setHeader('X-Vendor-Trace', 'abc');
+      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+      res.setHeader('__proto__', 'plain');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const own = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}`, timeoutMs: 5000, metrics, logger });
+    try {
+      const res = await own.request({ operation: 't.headers', method: 'GET', path: '/' });
+      expect(res.text).toBe('{"ok":true}');
+      expect(res.headers['x-vendor-trace']).toBe('abc');
+      expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+      expect(res.headers['content-type']).toBe('application/json');
+      expect(Object.getOwnPropertyDescriptor(res.headers, '__proto__')?.value).toBe('plain');
+      // Read twice, parsed once: the same object.
+      expect(res.headers).toBe(res.headers);
+    } finally {
+      await own.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   test('never follows a redirect', async () => {
     await expect(client.request({ operation: 't.redirect', method: 'GET', path: '/redirect', read: true })).rejects.toBeInstanceOf(UpstreamError);
     expect(other.requests).toBe(0);
