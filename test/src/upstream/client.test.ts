@@ -210,6 +210,38 @@ describe('upstream client', () => {
     await serial.close();
   });
 
+  test('every way a call ends gives its concurrency slots back, the batch\'s and the process\'s', async () => {
+    const concurrency = new AdaptiveConcurrency(2, { processMax: 2 });
+    const gate = concurrency.batch();
+    // Metrics of its own: the other tests count this client's operations.
+    const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics: new Metrics(), logger, concurrency, maxAttempts: 1 });
+    const calls = [
+      () => c.request({ operation: 't.ok', method: 'GET', path: '/ok', read: true, gate }),
+      () => c.request({ operation: 't.down', method: 'GET', path: '/down', read: true, gate }),
+      () => c.request({ operation: 't.redirect', method: 'GET', path: '/redirect', read: true, gate }),
+      () => c.request({ operation: 't.slow', method: 'GET', path: '/slow', read: true, gate, deadline: Date.now() + 200 }),
+      () => c.request({ operation: 't.ok', method: 'GET', path: '/ok', read: true }),
+      () => c.request({ operation: 't.redirect', method: 'GET', path: '/redirect', read: true }),
+    ];
+    // One at a time, so each finds its slots free and takes them at once (calls that queue are
+    // given their slots, and give them back, by the gate itself).
+    const ends: string[] = [];
+    for (const call of calls) {
+      const end = call().then((r) => String(r.status), (e: Error) => e.constructor.name);
+      // A slot that was never given back leaves the next call waiting for ever.
+      ends.push(await Promise.race([end, new Promise<string>((r) => setTimeout(r, 2000, 'still waiting for a slot'))]));
+    }
+    expect(ends).toEqual(['200', '503', 'UpstreamError', 'UpstreamTimeoutError', '200', 'UpstreamError']);
+    // Both slots of each bound are free again: two calls start at once and a third waits.
+    const next = Array.from({ length: 3 }, () => c.request({ operation: 't.wait', method: 'GET', path: '/wait', read: true, gate }));
+    expect(gate.waiting).toBe(1);
+    expect(concurrency.waiting).toBe(0);
+    const alone = Array.from({ length: 3 }, () => c.request({ operation: 't.wait', method: 'GET', path: '/wait', read: true }));
+    expect(concurrency.waiting).toBe(3);
+    expect((await Promise.all([...next, ...alone])).map((r) => r.status)).toEqual(Array(6).fill(200));
+    await c.close();
+  });
+
   test('a 503 without Retry-After is a vendor down, not throttling: concurrency stays; with Retry-After it shrinks', async () => {
     const concurrency = new AdaptiveConcurrency(8);
     const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics, logger, concurrency, throttleStatuses: [429, 503], maxAttempts: 1 });
