@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { chartSvg, type ChartInput } from './chart.js';
+import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE } from './machine.js';
 import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.js';
 
 /**
@@ -25,10 +26,7 @@ const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
 const DIST = resolve(ROOT, 'dist');
 const OUT = resolve(ROOT, 'bench/results');
 
-function opt(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+const opt = option;
 const ROUNDS = Number(opt('rounds', '3'));
 const DURATION = Number(opt('duration', '10'));
 const LATENCY = Number(opt('latency', '0'));
@@ -39,21 +37,10 @@ const SKIP_D = process.argv.includes('--skip-d') || !ONLY.has('D');
 const TRACED = !process.argv.includes('--no-traced');
 const APOLLO = !process.argv.includes('--no-apollo');
 /** Other gateway builds to run in A's rounds, by name. */
-const COMPARE = process.argv.flatMap((a, i) => (a === '--compare' && process.argv[i + 1] ? [process.argv[i + 1]!.split('=') as [string, string]] : []));
+const COMPARE = compareBuilds();
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
-    return cpus().length > 1;
-  } catch {
-    return false;
-  }
-})();
-const SERVER_CORE = '0';
-const DRIVER_CORE = String(Math.min(1, cpus().length - 1));
-// Every thread (-a): V8's helper threads already run, and left unpinned the load generator's GC
-// could take the server's core.
-if (hasTaskset) execFileSync('taskset', ['-a', '-cp', DRIVER_CORE, String(process.pid)], { stdio: 'ignore' });
+const hasTaskset = pinned;
+pinSelf();
 
 interface Proc {
   child: ChildProcess;
@@ -162,13 +149,6 @@ function coresBusy(before: Map<string, { busy: number; total: number }> | undefi
 }
 
 /** CPU seconds (user + system) the process has used, from the kernel's own accounting. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / 100;
-}
-
 interface LoadResult {
   requests: number;
   rps: number;

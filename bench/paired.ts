@@ -1,0 +1,210 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE } from './machine.js';
+
+/**
+ * `npm run bench:paired`: workload A on two servers loaded at the same time, sharing the server's
+ * one core, so that whatever the machine does in a round it does to both. `npm run bench` loads
+ * its contenders one after another, and this machine's speed drifts between two such loads by
+ * more than a step on the hot path changes; loaded at once, the ratio of CPU per request holds to
+ * a few percent from round to round.
+ *
+ * Pairs: the gateway beside a second process of the same build (the method's own noise: its ratio
+ * should be 1), beside each `--compare` build, and, for context, beside the bare proxy and the
+ * tuned Apollo Server. Which load starts first alternates by round. Every tenth answer is checked.
+ *
+ * What it is fair for: two builds of the gateway, which have one footprint. Two processes taking
+ * turns on a core also share its caches, and a server with a larger working set loses more to
+ * that than it would alone (the tuned Apollo Server measured 2.0-2.6x the gateway's CPU per
+ * request here, against 1.5-1.8x loaded alone): across different servers, `npm run bench` is the
+ * measure.
+ *
+ * Options: --rounds N (8), --seconds S (4), --connections N (25 per server), --label TEXT,
+ *          --compare NAME=path/to/dist/src/app/main.js (repeatable: another build of the gateway)
+ */
+
+const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
+const DIST = resolve(ROOT, 'dist');
+const OUT = resolve(ROOT, 'bench/results');
+
+const ROUNDS = Number(option('rounds', '8'));
+const SECONDS = Number(option('seconds', '4'));
+const CONNECTIONS = Number(option('connections', '25'));
+const LABEL = option('label', 'paired');
+const COMPARE = compareBuilds();
+pinSelf();
+
+const GATEWAY_ENV = { NODE_ENV: 'production', LOG_LEVEL: 'info', SESSION_SECRET: 'bench-session-secret-0123456789abcdef', PORT: '0', HOST: '127.0.0.1' };
+const READY = /GraphQL:\s+(http:\/\/\S+)\/graphql/;
+const USER_QUERY = 'query User($id: ID!) { nuveqUser(userId: $id) { userId name email phone staffNumber department { id name } role { name } lastSeenAt } }';
+/** As in `npm run bench`: 50 known users in turn, so that requests in flight together ask for different users. */
+const KNOWN = Array.from({ length: 120 }, (_, i) => 1001 + i).filter((id) => id % 5 !== 0).slice(0, 50).map(String);
+
+interface Server {
+  name: string;
+  child: ChildProcess;
+  url: string;
+  path: string;
+  headers: Record<string, string>;
+  bodies: string[];
+  check: (body: string) => boolean;
+  turn: number;
+}
+
+/** Starts a node script on `core` and resolves with its first JSON line (or, given `ready`, the URL in the line it matches). */
+function start(script: string, env: Record<string, string>, core: string, ready?: RegExp): Promise<{ child: ChildProcess; first: Record<string, any> }> {
+  const argv = pinned ? ['-c', core, process.execPath, script] : [script];
+  const child = spawn(pinned ? 'taskset' : process.execPath, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${err}`)), 30_000);
+    const started = (first: Record<string, any>) => {
+      clearTimeout(timer);
+      child.stdout!.removeAllListeners('data');
+      child.stdout!.resume();
+      resolveStart({ child, first });
+    };
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const lines = out.split('\n');
+      // The last piece may be a line still arriving.
+      for (const line of lines.slice(0, -1)) {
+        const url = ready?.exec(line)?.[1];
+        if (url) return started({ url });
+        if (!ready && line.startsWith('{')) return started(JSON.parse(line) as Record<string, any>);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code}): ${err}`)));
+  });
+}
+
+const answered = (pick: (data: any) => boolean) => (body: string) => {
+  try {
+    const parsed = JSON.parse(body) as { data?: any; errors?: unknown };
+    return !parsed.errors && pick(parsed.data);
+  } catch {
+    return false;
+  }
+};
+
+async function gateway(name: string, main: string, simEnv: Record<string, string>): Promise<Server> {
+  const { child, first } = await start(main, { ...GATEWAY_ENV, ...simEnv }, SERVER_CORE, READY);
+  const url = first.url as string;
+  const login = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }' }),
+  });
+  const token = ((await login.json()) as { data: { loginClient: { token: string } } }).data.loginClient.token;
+  const bodies = KNOWN.map((id) => JSON.stringify({ query: USER_QUERY, variables: { id } }));
+  return { name, child, url, path: '/graphql', headers: { authorization: `Bearer ${token}` }, bodies, check: answered((d) => KNOWN.includes(d.nuveqUser?.userId) && typeof d.nuveqUser.department?.name === 'string'), turn: 0 };
+}
+
+async function other(name: string, script: string, simEnv: Record<string, string>): Promise<Server> {
+  const { child, first } = await start(script, { NODE_ENV: 'production', ...simEnv }, SERVER_CORE);
+  const url = first.url as string;
+  if (name === 'baseline') {
+    return { name, child, url, path: '/user', headers: {}, bodies: KNOWN.map((userId) => JSON.stringify({ userId })), check: answered((d) => typeof d?.data?.name === 'string'), turn: 0 };
+  }
+  return { name, child, url, path: '/graphql', headers: {}, bodies: KNOWN.map((id) => JSON.stringify({ query: USER_QUERY, variables: { id } })), check: answered((d) => KNOWN.includes(d.nuveqUser?.userId)), turn: 0 };
+}
+
+interface Load {
+  requests: number;
+  cpuUsPerRequest: number;
+  rps: number;
+}
+
+/** One server's share of a round: its load and the CPU it used meanwhile. */
+async function load(server: Server, seconds: number): Promise<Load> {
+  let seen = 0;
+  let bad = 0;
+  const before = cpuSeconds(server.child.pid!);
+  const result = await autocannon({
+    url: server.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: server.path,
+        headers: { 'content-type': 'application/json', ...server.headers },
+        body: server.bodies[0],
+        setupRequest: (req: autocannon.Request) => ({ ...req, body: server.bodies[server.turn++ % server.bodies.length]! }),
+        onResponse: (status: number, body: string) => {
+          if (seen++ % 10 === 0 && (status !== 200 || !server.check(body))) bad++;
+        },
+      },
+    ],
+  });
+  const requests = result.requests.total;
+  if (result.non2xx || result.errors || bad || requests === 0) throw new Error(`${server.name}: ${result.non2xx} not 2xx, ${result.errors} errors, ${bad} wrong answers of ${requests}`);
+  return { requests, cpuUsPerRequest: ((cpuSeconds(server.child.pid!) - before) * 1e6) / requests, rps: result.requests.average };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: pinned ? `servers on core ${SERVER_CORE}, simulators and load on core ${DRIVER_CORE}` : 'no taskset: not pinned', date: new Date().toISOString() };
+  console.log(`Paired A (${LABEL}) on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
+  const sims = await start(resolve(DIST, 'bench/simulators.js'), {}, DRIVER_CORE);
+  const simEnv = sims.first.env as Record<string, string>;
+  const mainJs = resolve(DIST, 'src/app/main.js');
+  const servers: Server[] = [];
+  try {
+    const gw = await gateway('gateway', mainJs, simEnv);
+    servers.push(gw);
+    const others = [await gateway('gateway-again', mainJs, simEnv)];
+    for (const [name, main] of COMPARE) others.push(await gateway(name, resolve(main), simEnv));
+    others.push(await other('baseline', resolve(DIST, 'bench/baseline.js'), simEnv), await other('apollo-tuned', resolve(DIST, 'bench/apollo/tuned.js'), simEnv));
+    servers.push(...others);
+    for (const s of servers) await load(s, 2);
+    const pairs: Record<string, { ratios: number[]; gateway: Load[]; other: Load[] }> = {};
+    for (const o of others) {
+      const rows = (pairs[o.name] = { ratios: [] as number[], gateway: [] as Load[], other: [] as Load[] });
+      for (let r = 0; r < ROUNDS; r++) {
+        // Started in turn, gateway first in even rounds: the first load started gets a head start.
+        const [g, x] = r % 2 === 0 ? await both(load(gw, SECONDS), () => load(o, SECONDS)) : (await both(load(o, SECONDS), () => load(gw, SECONDS))).reverse();
+        rows.gateway.push(g!);
+        rows.other.push(x!);
+        rows.ratios.push(x!.cpuUsPerRequest / g!.cpuUsPerRequest);
+      }
+      console.log(`${o.name}: CPU per request ${round(median(rows.other.map((l) => l.cpuUsPerRequest)), 1)} µs against the gateway's ${round(median(rows.gateway.map((l) => l.cpuUsPerRequest)), 1)}; ${o.name}/gateway by round ${rows.ratios.map((x) => round(x, 3)).join(' ')} (median ${round(median(rows.ratios), 3)})`);
+    }
+    const summary = Object.fromEntries(
+      Object.entries(pairs).map(([name, rows]) => [
+        name,
+        { ratio: { median: round(median(rows.ratios), 3), min: round(Math.min(...rows.ratios), 3), max: round(Math.max(...rows.ratios), 3), byRound: rows.ratios.map((x) => round(x, 3)) }, gatewayUs: round(median(rows.gateway.map((l) => l.cpuUsPerRequest)), 1), otherUs: round(median(rows.other.map((l) => l.cpuUsPerRequest)), 1) },
+      ]),
+    );
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const file = resolve(OUT, `${machine.date.replace(/[:.]/g, '-')}-${LABEL}.json`);
+    writeFileSync(file, `${JSON.stringify({ kind: 'paired', label: LABEL, commit, machine, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, pairs: summary }, null, 2)}\n`);
+    const line = Object.entries(summary).map(([name, s]) => `${name}/gateway ${s.ratio.median} (${s.ratio.min}–${s.ratio.max})`).join(', ');
+    appendFileSync(resolve(OUT, 'history.md'), `| ${machine.date.slice(0, 16)} | ${LABEL} *(paired, ${commit})* | *CPU per A request, each beside the gateway, loaded at once: ${line}* |\n`);
+    console.log(`written: ${file}`);
+  } finally {
+    for (const s of servers) s.child.kill('SIGTERM');
+    sims.child.kill('SIGTERM');
+  }
+}
+
+/** The first load, and the second started right after it. */
+async function both(first: Promise<Load>, second: () => Promise<Load>): Promise<Load[]> {
+  return Promise.all([first, second()]);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
