@@ -22,7 +22,7 @@ import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER
  * request here, against 1.5-1.8x loaded alone): across different servers, `npm run bench` is the
  * measure.
  *
- * Options: --rounds N (8), --seconds S (4), --connections N (25 per server), --label TEXT,
+ * Options: --rounds N (9), --seconds S (4), --connections N (25 per server), --label TEXT,
  *          --compare NAME=path/to/dist/src/app/main.js (repeatable: another build of the gateway)
  */
 
@@ -30,7 +30,7 @@ const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
 const DIST = resolve(ROOT, 'dist');
 const OUT = resolve(ROOT, 'bench/results');
 
-const ROUNDS = Number(option('rounds', '8'));
+const ROUNDS = Number(option('rounds', '9'));
 const SECONDS = Number(option('seconds', '4'));
 const CONNECTIONS = Number(option('connections', '25'));
 const LABEL = option('label', 'paired');
@@ -54,15 +54,25 @@ interface Server {
   turn: number;
 }
 
+/** Every process started, stopped however the run ends. */
+const children = new Set<ChildProcess>();
+
 /** Starts a node script on `core` and resolves with its first JSON line (or, given `ready`, the URL in the line it matches). */
 function start(script: string, env: Record<string, string>, core: string, ready?: RegExp): Promise<{ child: ChildProcess; first: Record<string, any> }> {
   const argv = pinned ? ['-c', core, process.execPath, script] : [script];
   const child = spawn(pinned ? 'taskset' : process.execPath, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
   let out = '';
   let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  // What it said on stderr, for the error if it does not start (the last 4 KB).
+  child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4096)));
   return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${err}`)), 30_000);
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGTERM');
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new Error(`${script} did not start: ${err}`)), 30_000);
     const started = (first: Record<string, any>) => {
       clearTimeout(timer);
       child.stdout!.removeAllListeners('data');
@@ -76,10 +86,16 @@ function start(script: string, env: Record<string, string>, core: string, ready?
       for (const line of lines.slice(0, -1)) {
         const url = ready?.exec(line)?.[1];
         if (url) return started({ url });
-        if (!ready && line.startsWith('{')) return started(JSON.parse(line) as Record<string, any>);
+        if (!ready && line.startsWith('{')) {
+          try {
+            return started(JSON.parse(line) as Record<string, any>);
+          } catch {
+            return fail(new Error(`${script} began with a line that is not JSON: ${line.slice(0, 200)}`));
+          }
+        }
       }
     });
-    child.once('exit', (code) => reject(new Error(`${script} exited (${code}): ${err}`)));
+    child.once('exit', (code) => fail(new Error(`${script} exited (${code}): ${err}`)));
   });
 }
 
@@ -147,7 +163,11 @@ async function load(server: Server, seconds: number): Promise<Load> {
   return { requests, cpuUsPerRequest: ((cpuSeconds(server.child.pid!) - before) * 1e6) / requests, rps: result.requests.average };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main(): Promise<void> {
@@ -187,15 +207,15 @@ async function main(): Promise<void> {
         { ratio: { median: round(median(rows.ratios), 3), min: round(Math.min(...rows.ratios), 3), max: round(Math.max(...rows.ratios), 3), byRound: rows.ratios.map((x) => round(x, 3)) }, gatewayUs: round(median(rows.gateway.map((l) => l.cpuUsPerRequest)), 1), otherUs: round(median(rows.other.map((l) => l.cpuUsPerRequest)), 1) },
       ]),
     );
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    // "-dirty" when the measured code is not all committed.
+    const commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT }).toString().trim();
     const file = resolve(OUT, `${machine.date.replace(/[:.]/g, '-')}-${LABEL}.json`);
     writeFileSync(file, `${JSON.stringify({ kind: 'paired', label: LABEL, commit, machine, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, pairs: summary }, null, 2)}\n`);
     const line = Object.entries(summary).map(([name, s]) => `${name}/gateway ${s.ratio.median} (${s.ratio.min}–${s.ratio.max})`).join(', ');
     appendFileSync(resolve(OUT, 'history.md'), `| ${machine.date.slice(0, 16)} | ${LABEL} *(paired, ${commit})* | *CPU per A request, each beside the gateway, loaded at once: ${line}* |\n`);
     console.log(`written: ${file}`);
   } finally {
-    for (const s of servers) s.child.kill('SIGTERM');
-    sims.child.kill('SIGTERM');
+    for (const child of children) child.kill('SIGTERM');
   }
 }
 

@@ -157,7 +157,9 @@ const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: '
  * onComplete, onError), which undici calls as they are. A handler of the newer style
  * (onRequestStart, onResponseStart...) is wrapped per call in two more objects, and every header
  * and trailer of every answer is parsed into an object for it; the answer's headers are read here
- * only when something asks for them (Retry-After on a throttle).
+ * only when something asks for them (Retry-After, on a throttle or a 5xx to retry). undici 7's
+ * types mark these callbacks deprecated; a major version that drops them needs this class back in
+ * the newer style.
  */
 class Collect implements Dispatcher.DispatchHandler {
   private status = 0;
@@ -250,26 +252,38 @@ function expire(collect: Collect): void {
   collect.expire();
 }
 
-/** An answer whose headers are turned into an object on first read (most answers are never asked). */
+/**
+ * An answer whose headers are turned into an object on first read (most answers are never asked).
+ * The raw lines are a private field, dropped once parsed: an answer logged or serialized shows no
+ * header bytes (a vendor's Set-Cookie among them).
+ */
 class Answer implements UpstreamResponse {
-  private parsed?: IncomingHttpHeaders;
+  #raw: Buffer[] | undefined;
+  #parsed?: IncomingHttpHeaders;
   throttled?: boolean;
   failed?: (code: string) => void;
 
   constructor(
     readonly status: number,
-    private readonly raw: Buffer[],
+    raw: Buffer[],
     readonly text: string,
-  ) {}
+  ) {
+    this.#raw = raw;
+  }
 
   get headers(): IncomingHttpHeaders {
-    return (this.parsed ??= headersOf(this.raw));
+    if (this.#parsed === undefined) {
+      this.#parsed = headersOf(this.#raw ?? []);
+      this.#raw = undefined;
+    }
+    return this.#parsed;
   }
 }
 
 /**
- * Raw header lines as Node names them: lower-case names, a repeated header's values in an array.
- * No prototype, so a header named `__proto__` is only a header.
+ * Raw header lines named as undici names them: lower-case names, a repeated header's values in an
+ * array (Node's own IncomingMessage joins most repeats with ", " instead). No prototype, so a
+ * header named `__proto__` is only a header.
  */
 export function headersOf(raw: readonly Buffer[]): IncomingHttpHeaders {
   const headers: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;

@@ -61,7 +61,7 @@ describe('upstream client', () => {
     expect(sim.connections - before).toBeLessThanOrEqual(2);
   });
 
-  test("an answer's headers read as Node names them: lower-case, a repeated one as a list, __proto__ only a header", async () => {
+  test("an answer's headers read as undici names them (lower-case, a repeated one as a list), __proto__ only a header, no raw bytes when logged", async () => {
     const server = createHttpServer((_req, res) => {
       res.setHeader('X-Vendor-Trace', 'abc');
       res.setHeader('Set-Cookie', ['a=1', 'b=2']);
@@ -72,6 +72,8 @@ describe('upstream client', () => {
     const own = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}`, timeoutMs: 5000, metrics, logger });
     try {
       const res = await own.request({ operation: 't.headers', method: 'GET', path: '/' });
+      // What a log line of the answer would hold, before and after its headers are read: no header bytes (Set-Cookie among them).
+      expect(JSON.stringify(res)).not.toMatch(/Buffer|a=1/);
       expect(res.text).toBe('{"ok":true}');
       expect(res.headers['x-vendor-trace']).toBe('abc');
       expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
@@ -79,6 +81,7 @@ describe('upstream client', () => {
       expect(Object.getOwnPropertyDescriptor(res.headers, '__proto__')?.value).toBe('plain');
       // Read twice, parsed once: the same object.
       expect(res.headers).toBe(res.headers);
+      expect(JSON.stringify(res)).not.toMatch(/Buffer|a=1/);
     } finally {
       await own.close();
       await new Promise<void>((r) => server.close(() => r()));
@@ -215,31 +218,36 @@ describe('upstream client', () => {
     const gate = concurrency.batch();
     // Metrics of its own: the other tests count this client's operations.
     const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics: new Metrics(), logger, concurrency, maxAttempts: 1 });
-    const calls = [
-      () => c.request({ operation: 't.ok', method: 'GET', path: '/ok', read: true, gate }),
-      () => c.request({ operation: 't.down', method: 'GET', path: '/down', read: true, gate }),
-      () => c.request({ operation: 't.redirect', method: 'GET', path: '/redirect', read: true, gate }),
-      () => c.request({ operation: 't.slow', method: 'GET', path: '/slow', read: true, gate, deadline: Date.now() + 200 }),
-      () => c.request({ operation: 't.ok', method: 'GET', path: '/ok', read: true }),
-      () => c.request({ operation: 't.redirect', method: 'GET', path: '/redirect', read: true }),
-    ];
-    // One at a time, so each finds its slots free and takes them at once (calls that queue are
-    // given their slots, and give them back, by the gate itself).
-    const ends: string[] = [];
-    for (const call of calls) {
-      const end = call().then((r) => String(r.status), (e: Error) => e.constructor.name);
-      // A slot that was never given back leaves the next call waiting for ever.
-      ends.push(await Promise.race([end, new Promise<string>((r) => setTimeout(r, 2000, 'still waiting for a slot'))]));
+    try {
+      const calls = [
+        () => c.request({ operation: 't.ok', method: 'GET', path: '/ok', read: true, gate }),
+        () => c.request({ operation: 't.down', method: 'GET', path: '/down', read: true, gate }),
+        () => c.request({ operation: 't.redirect', method: 'GET', path: '/redirect', read: true, gate }),
+        () => c.request({ operation: 't.slow', method: 'GET', path: '/slow', read: true, gate, deadline: Date.now() + 200 }),
+        () => c.request({ operation: 't.ok', method: 'GET', path: '/ok', read: true }),
+        () => c.request({ operation: 't.redirect', method: 'GET', path: '/redirect', read: true }),
+      ];
+      // One at a time, so each finds its slots free and takes them at once (calls that queue are
+      // given their slots, and give them back, by the gate itself).
+      const ends: string[] = [];
+      for (const call of calls) {
+        const end = call().then((r) => String(r.status), (e: Error) => e.constructor.name);
+        // Slots never given back leave a later call waiting for ever (or show in the counts below).
+        let timer: NodeJS.Timeout | undefined;
+        ends.push(await Promise.race([end, new Promise<string>((r) => (timer = setTimeout(r, 2000, 'still waiting for a slot')))]));
+        clearTimeout(timer);
+      }
+      expect(ends).toEqual(['200', '503', 'UpstreamError', 'UpstreamTimeoutError', '200', 'UpstreamError']);
+      // Both slots of each bound are free again: two calls start at once and a third waits.
+      const next = Array.from({ length: 3 }, () => c.request({ operation: 't.wait', method: 'GET', path: '/wait', read: true, gate }));
+      expect(gate.waiting).toBe(1);
+      expect(concurrency.waiting).toBe(0);
+      const alone = Array.from({ length: 3 }, () => c.request({ operation: 't.wait', method: 'GET', path: '/wait', read: true }));
+      expect(concurrency.waiting).toBe(3);
+      expect((await Promise.all([...next, ...alone])).map((r) => r.status)).toEqual(Array(6).fill(200));
+    } finally {
+      await c.close();
     }
-    expect(ends).toEqual(['200', '503', 'UpstreamError', 'UpstreamTimeoutError', '200', 'UpstreamError']);
-    // Both slots of each bound are free again: two calls start at once and a third waits.
-    const next = Array.from({ length: 3 }, () => c.request({ operation: 't.wait', method: 'GET', path: '/wait', read: true, gate }));
-    expect(gate.waiting).toBe(1);
-    expect(concurrency.waiting).toBe(0);
-    const alone = Array.from({ length: 3 }, () => c.request({ operation: 't.wait', method: 'GET', path: '/wait', read: true }));
-    expect(concurrency.waiting).toBe(3);
-    expect((await Promise.all([...next, ...alone])).map((r) => r.status)).toEqual(Array(6).fill(200));
-    await c.close();
   });
 
   test('a 503 without Retry-After is a vendor down, not throttling: concurrency stays; with Retry-After it shrinks', async () => {
