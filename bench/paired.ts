@@ -3,6 +3,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
 import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE } from './machine.js';
 
 /**
@@ -37,11 +38,7 @@ const LABEL = option('label', 'paired');
 const COMPARE = compareBuilds();
 pinSelf();
 
-const GATEWAY_ENV = { NODE_ENV: 'production', LOG_LEVEL: 'info', SESSION_SECRET: 'bench-session-secret-0123456789abcdef', PORT: '0', HOST: '127.0.0.1' };
-const READY = /GraphQL:\s+(http:\/\/\S+)\/graphql/;
-const USER_QUERY = 'query User($id: ID!) { nuveqUser(userId: $id) { userId name email phone staffNumber department { id name } role { name } lastSeenAt } }';
-/** As in `npm run bench`: 50 known users in turn, so that requests in flight together ask for different users. */
-const KNOWN = Array.from({ length: 120 }, (_, i) => 1001 + i).filter((id) => id % 5 !== 0).slice(0, 50).map(String);
+const KNOWN = KNOWN_USERS;
 
 interface Server {
   name: string;
@@ -114,7 +111,7 @@ async function gateway(name: string, main: string, simEnv: Record<string, string
   const login = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }' }),
+    body: JSON.stringify({ query: LOGIN }),
   });
   const token = ((await login.json()) as { data: { loginClient: { token: string } } }).data.loginClient.token;
   const bodies = KNOWN.map((id) => JSON.stringify({ query: USER_QUERY, variables: { id } }));

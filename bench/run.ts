@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { chartSvg, type ChartInput } from './chart.js';
 import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE } from './machine.js';
+import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
 import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.js';
 
 /**
@@ -26,20 +27,18 @@ const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
 const DIST = resolve(ROOT, 'dist');
 const OUT = resolve(ROOT, 'bench/results');
 
-const opt = option;
-const ROUNDS = Number(opt('rounds', '3'));
-const DURATION = Number(opt('duration', '10'));
-const LATENCY = Number(opt('latency', '0'));
-const LABEL = opt('label', 'run');
-const D_SECONDS = Number(opt('d-seconds', '90'));
-const ONLY = new Set(opt('only', 'A,B,C,D,E,M,S').split(',').map((w) => w.trim().toUpperCase()));
+const ROUNDS = Number(option('rounds', '3'));
+const DURATION = Number(option('duration', '10'));
+const LATENCY = Number(option('latency', '0'));
+const LABEL = option('label', 'run');
+const D_SECONDS = Number(option('d-seconds', '90'));
+const ONLY = new Set(option('only', 'A,B,C,D,E,M,S').split(',').map((w) => w.trim().toUpperCase()));
 const SKIP_D = process.argv.includes('--skip-d') || !ONLY.has('D');
 const TRACED = !process.argv.includes('--no-traced');
 const APOLLO = !process.argv.includes('--no-apollo');
 /** Other gateway builds to run in A's rounds, by name. */
 const COMPARE = compareBuilds();
 
-const hasTaskset = pinned;
 pinSelf();
 
 interface Proc {
@@ -50,8 +49,8 @@ interface Proc {
 
 /** Starts a node script, pinned, and resolves with its first JSON line (or a line matching `ready`). */
 function start(script: string, args: string[], env: Record<string, string>, core: string, ready?: RegExp): Promise<Proc> {
-  const cmd = hasTaskset ? 'taskset' : process.execPath;
-  const argv = hasTaskset ? ['-c', core, process.execPath, script, ...args] : [script, ...args];
+  const cmd = pinned ? 'taskset' : process.execPath;
+  const argv = pinned ? ['-c', core, process.execPath, script, ...args] : [script, ...args];
   const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let buffer = '';
   let stderr = '';
@@ -148,7 +147,6 @@ function coresBusy(before: Map<string, { busy: number; total: number }> | undefi
   return server === undefined || driver === undefined ? undefined : { server, driver };
 }
 
-/** CPU seconds (user + system) the process has used, from the kernel's own accounting. */
 interface LoadResult {
   requests: number;
   rps: number;
@@ -191,7 +189,7 @@ async function load(spec: LoadSpec): Promise<LoadResult> {
   const bodies = spec.bodies;
   let turn = 0;
   const cpuBefore = cpuSeconds(spec.pid);
-  const ticksBefore = hasTaskset ? coreTicks() : undefined;
+  const ticksBefore = pinned ? coreTicks() : undefined;
   const started = performance.now();
   const result = await autocannon({
     url: spec.url,
@@ -251,9 +249,6 @@ async function gql(url: string, query: string, token?: string): Promise<any> {
   return res.json();
 }
 
-/** A demo client's login, as every workload's gateway is logged in to. */
-const LOGIN = 'mutation { loginClient(email: "ada@example.com", password: "demo-ada-1") { token } }';
-
 /** A session token for `url`'s gateway (the demo client ada). */
 async function sessionToken(url: string): Promise<string> {
   return (await gql(url, LOGIN)).data.loginClient.token as string;
@@ -269,16 +264,8 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 /** The median and range of per-round figures, rounded to `d` places. */
 const spread = (xs: number[], d: number) => ({ median: round(median(xs), d), min: round(Math.min(...xs), d), max: round(Math.max(...xs), d) });
 
-const GATEWAY_ENV = {
-  NODE_ENV: 'production',
-  LOG_LEVEL: 'info',
-  SESSION_SECRET: 'bench-session-secret-0123456789abcdef',
-  PORT: '0',
-  HOST: '127.0.0.1',
-};
 /** C and D log in many times from the load generator's one address: lift the per-address caps on new sessions. */
 const ONE_ADDRESS = { SESSIONS_NEW_PER_CLIENT: '1000', SESSIONS_MAX_PER_CLIENT: '100000' };
-const READY = /GraphQL:\s+(http:\/\/\S+)\/graphql/;
 
 function check(pred: (data: any) => boolean) {
   return (status: number, body: string) => {
@@ -395,7 +382,7 @@ function phasesOf(simEnv: Record<string, string>, spec: { path: string; body: st
 async function main(): Promise<void> {
   if (!existsSync(resolve(DIST, 'src/app/main.js'))) throw new Error('run `npm run build` first (npm run bench does)');
   mkdirSync(OUT, { recursive: true });
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: hasTaskset ? `server on core ${SERVER_CORE}, simulators and load generator on core ${DRIVER_CORE}` : 'no taskset: not pinned', date: new Date().toISOString() };
+  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: pinned ? `server on core ${SERVER_CORE}, simulators and load generator on core ${DRIVER_CORE}` : 'no taskset: not pinned', date: new Date().toISOString() };
   console.log(`Switchboard benchmarks (${LABEL}) on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
 
   // ---- A and B: the hot path, gateway beside the bare proxy on one simulated upstream.
@@ -410,9 +397,9 @@ async function main(): Promise<void> {
 
   // A: one user per request, 50 known users in turn, so that requests in flight together ask for
   // different users (concurrent asks for one user share a vendor call: workload E measures that).
-  const known = Array.from({ length: 120 }, (_, i) => 1001 + i).filter((id) => id % 5 !== 0).slice(0, 50).map(String);
+  const known = KNOWN_USERS;
   const knownSet = new Set(known);
-  const userQuery = 'query User($id: ID!) { nuveqUser(userId: $id) { userId name email phone staffNumber department { id name } role { name } lastSeenAt } }';
+  const userQuery = USER_QUERY;
   const aGateway = {
     url: gwUrl,
     path: '/graphql',
@@ -905,7 +892,7 @@ function render(path: string): void {
   writeFileSync(resolve(OUT, 'chart.svg'), chartSvg(chartInput(json)));
 }
 
-const RENDER = opt('render', '');
+const RENDER = option('render', '');
 if (RENDER) render(RENDER);
 else {
   main().catch((error: unknown) => {

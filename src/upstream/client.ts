@@ -285,7 +285,7 @@ class Answer implements UpstreamResponse {
  * array (Node's own IncomingMessage joins most repeats with ", " instead). No prototype, so a
  * header named `__proto__` is only a header.
  */
-export function headersOf(raw: readonly Buffer[]): IncomingHttpHeaders {
+function headersOf(raw: readonly Buffer[]): IncomingHttpHeaders {
   const headers: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1').toLowerCase();
