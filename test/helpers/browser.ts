@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT } from './process.js';
@@ -97,4 +99,50 @@ export function headersText(page: Page): Promise<string> {
     const editors = [...(globalThis as any).document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].filter((e: any) => e.offsetParent);
     return (editors.at(-1)?.CodeMirror.getValue() as string | undefined) ?? '';
   });
+}
+
+/**
+ * Watches a page load that has a time limit: `within(step)` awaits the step and, if it fails,
+ * says where the time went: what the page loaded, failed and navigated to (ms since `started`, as
+ * this process saw it), the browser's own timings of the current document and its resources, what
+ * the page shows, the machine's load average and this process' longest event-loop delay.
+ */
+export function watchLoad(page: Page, origin: string, started: number): { within: (step: Promise<unknown>) => Promise<void>; stop: () => void } {
+  const timeline: string[] = [];
+  const mark = (what: string) => timeline.push(`${Date.now() - started} ms ${what}`);
+  page.on('requestfinished', (r) => mark(`loaded ${r.url().replace(origin, '')}`));
+  page.on('requestfailed', (r) => mark(`failed ${r.url()}`));
+  page.on('framenavigated', (f) => f === page.mainFrame() && mark(`at ${f.url().replace(origin, '')}`));
+  const delay = monitorEventLoopDelay({ resolution: 20 });
+  delay.enable();
+  const within = async (step: Promise<unknown>) => {
+    try {
+      await step;
+    } catch (error) {
+      delay.disable();
+      const inPage = await page
+        .evaluate(() => {
+          const w = globalThis as any;
+          const nav = w.performance.getEntriesByType('navigation')[0] ?? {};
+          const at = (t: number) => Math.round(w.performance.timeOrigin + t);
+          return {
+            document: { url: w.location.pathname, started: Math.round(w.performance.timeOrigin), responseEnd: at(nav.responseEnd ?? 0), domContentLoaded: at(nav.domContentLoadedEventEnd ?? 0), load: at(nav.loadEventEnd ?? 0) },
+            resources: w.performance.getEntriesByType('resource').map((e: any) => `${e.name.replace(w.location.origin, '')} ${Math.round(e.startTime)}-${Math.round(e.responseEnd)} ms`),
+            shows: String(w.document.body?.innerText ?? '').slice(0, 300),
+          };
+        })
+        .catch((e: Error) => ({ unreadable: e.message }));
+      const relative = JSON.stringify(inPage, (_k, v) => (typeof v === 'number' && v > 1e12 ? v - started : v), 1);
+      throw new Error(
+        [
+          (error as Error).message,
+          "the page's timeline, as this process saw it:",
+          ...timeline,
+          `the page's own timings (ms since the start, resources from its document's start): ${relative}`,
+          `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; this process' longest event-loop delay ${Math.round(delay.max / 1e6)} ms`,
+        ].join('\n'),
+      );
+    }
+  };
+  return { within, stop: () => delay.disable() };
 }

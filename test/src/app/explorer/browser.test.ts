@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
-import os from 'node:os';
 import { resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { fencedContext, headersText, launchBrowser, runInGraphiQL, SCREENSHOTS, setHeaders } from '../../../helpers/browser.js';
+import { fencedContext, headersText, launchBrowser, runInGraphiQL, SCREENSHOTS, setHeaders, watchLoad } from '../../../helpers/browser.js';
 import { spawnGateway, type GatewayProcess } from '../../../helpers/process.js';
 
 /**
@@ -51,23 +50,12 @@ describe('the explorer in Chromium', () => {
     const fence = await fencedContext(browser, [gw.url]);
     const page = await fence.context.newPage();
     const started = Date.now();
-    // What the page fetched and when: the failure says where the 5 s went.
-    const timeline: string[] = [];
-    const mark = (what: string) => timeline.push(`${Date.now() - started} ms ${what}`);
-    page.on('requestfinished', (r) => mark(`loaded ${r.url().replace(gw.url, '')}`));
-    page.on('requestfailed', (r) => mark(`failed ${r.url()}`));
-    page.on('framenavigated', (f) => f === page.mainFrame() && mark(`at ${f.url().replace(gw.url, '')}`));
-    const within5s = async (step: Promise<unknown>) => {
-      try {
-        await step;
-      } catch (e) {
-        mark(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-        throw new Error(`${(e as Error).message}\nthe page's timeline:\n${timeline.join('\n')}`);
-      }
-    };
+    // What the page fetched and when: a failure says where the 5 s went.
+    const load = watchLoad(page, gw.url, started);
     await page.goto(`${gw.url}/`).catch(() => undefined); // the page moves on by itself
-    await within5s(page.waitForURL(/\/explorer\?from=sandbox&reason=/, { timeout: 5_000 }));
-    await within5s(page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: Math.max(1, 5_000 - (Date.now() - started)) }));
+    await load.within(page.waitForURL(/\/explorer\?from=sandbox&reason=/, { timeout: 5_000 }));
+    await load.within(page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: Math.max(1, 5_000 - (Date.now() - started)) }));
+    load.stop();
     expect(Date.now() - started).toBeLessThan(5_000);
     // The demo's ready session in the Headers tab, the demo logins on the page.
     expect(JSON.parse(await headersText(page))).toEqual({ Authorization: `Bearer ${token}` });
