@@ -25,6 +25,15 @@ export function pinSelf(): void {
   if (pinned) execFileSync('taskset', ['-a', '-cp', DRIVER_CORE, String(process.pid)], { stdio: 'ignore' });
 }
 
+/**
+ * Node flags for every server the bench starts (the gateway, the bare proxy, the Apollo setups,
+ * the floor), never for the simulators or the load generator: `--node-flags
+ * '--max-semi-space-size=64'` measures a runtime setting with every contender on it.
+ */
+export function serverNodeFlags(): string[] {
+  return option('node-flags', '').split(' ').filter(Boolean);
+}
+
 /** A command-line option's value (`--name value`), or `fallback`. */
 export function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,7 +42,12 @@ export function option(name: string, fallback: string): string {
 
 /** Other gateway builds named on the command line (`--compare NAME=path/to/main.js`, repeatable). */
 export function compareBuilds(): Array<[string, string]> {
-  return process.argv.flatMap((a, i) => (a === '--compare' && process.argv[i + 1] ? [process.argv[i + 1]!.split('=') as [string, string]] : []));
+  return process.argv.flatMap((a, i) => {
+    const given = a === '--compare' ? process.argv[i + 1] : undefined;
+    const at = given?.indexOf('=') ?? -1;
+    // Split at the first '=': what follows may hold node flags with their own.
+    return given && at > 0 ? [[given.slice(0, at), given.slice(at + 1)] as [string, string]] : [];
+  });
 }
 
 /** CPU time a process has used (user and system), in seconds. */

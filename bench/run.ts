@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { chartSvg, type ChartInput } from './chart.js';
-import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE } from './machine.js';
+import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags } from './machine.js';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
 import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.js';
 
@@ -38,6 +38,7 @@ const TRACED = !process.argv.includes('--no-traced');
 const APOLLO = !process.argv.includes('--no-apollo');
 /** Other gateway builds to run in A's rounds, by name. */
 const COMPARE = compareBuilds();
+const NODE_FLAGS = serverNodeFlags();
 
 pinSelf();
 
@@ -50,7 +51,8 @@ interface Proc {
 /** Starts a node script, pinned, and resolves with its first JSON line (or a line matching `ready`). */
 function start(script: string, args: string[], env: Record<string, string>, core: string, ready?: RegExp): Promise<Proc> {
   const cmd = pinned ? 'taskset' : process.execPath;
-  const argv = pinned ? ['-c', core, process.execPath, script, ...args] : [script, ...args];
+  const flags = core === SERVER_CORE ? NODE_FLAGS : [];
+  const argv = pinned ? ['-c', core, process.execPath, ...flags, script, ...args] : [...flags, script, ...args];
   const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let buffer = '';
   let stderr = '';
@@ -382,7 +384,7 @@ function phasesOf(simEnv: Record<string, string>, spec: { path: string; body: st
 async function main(): Promise<void> {
   if (!existsSync(resolve(DIST, 'src/app/main.js'))) throw new Error('run `npm run build` first (npm run bench does)');
   mkdirSync(OUT, { recursive: true });
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: pinned ? `server on core ${SERVER_CORE}, simulators and load generator on core ${DRIVER_CORE}` : 'no taskset: not pinned', date: new Date().toISOString() };
+  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: pinned ? `server on core ${SERVER_CORE}, simulators and load generator on core ${DRIVER_CORE}` : 'no taskset: not pinned', date: new Date().toISOString(), ...(NODE_FLAGS.length ? { nodeFlags: NODE_FLAGS.join(' ') } : {}) };
   console.log(`Switchboard benchmarks (${LABEL}) on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
 
   // ---- A and B: the hot path, gateway beside the bare proxy on one simulated upstream.
@@ -778,7 +780,7 @@ async function main(): Promise<void> {
   }
   appendFileSync(
     resolve(OUT, 'history.md'),
-    `| ${machine.date.slice(0, 16)} | ${LABEL} | ${report.A.gateway.rps} | ${report.A.ratio.median} (${report.A.ratio.min}–${report.A.ratio.max}) | ${report.A.gateway.cpuUsPerRequest} | ${report.A.gateway.p99} / ${report.A.baseline.p99} | ${report.B.oneAtATimeMs.ratio} | ${c ? c.serviceLogins : '–'} | ${d ? d.maxInAny60sWindow : '–'} |\n`,
+    `| ${machine.date.slice(0, 16)} | ${LABEL}${NODE_FLAGS.length ? ` *(servers run with ${NODE_FLAGS.join(' ')})*` : ''} | ${report.A.gateway.rps} | ${report.A.ratio.median} (${report.A.ratio.min}–${report.A.ratio.max}) | ${report.A.gateway.cpuUsPerRequest} | ${report.A.gateway.p99} / ${report.A.baseline.p99} | ${report.B.oneAtATimeMs.ratio} | ${c ? c.serviceLogins : '–'} | ${d ? d.maxInAny60sWindow : '–'} |\n`,
   );
   console.log(`\n${md}`);
 }
@@ -828,7 +830,7 @@ function markdown(r: any): string {
   const lines = [
     `### ${r.label}: ${r.machine.date.slice(0, 10)}, ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
     '',
-    `${r.settings.rounds} interleaved rounds of ${r.settings.durationSeconds} s, ${r.settings.connections} connections, upstream latency ${r.settings.upstreamLatencyMs} ms; ${r.machine.pinned}.`,
+    `${r.settings.rounds} interleaved rounds of ${r.settings.durationSeconds} s, ${r.settings.connections} connections, upstream latency ${r.settings.upstreamLatencyMs} ms; ${r.machine.pinned}${r.machine.nodeFlags ? `; every server run with ${r.machine.nodeFlags}` : ''}.`,
     '',
     '| workload / server | req/s (median) | p50 ms | p99 ms | server CPU µs/req | busy: server core / load generator core |',
     '|---|---|---|---|---|---|',
