@@ -27,8 +27,9 @@ export function pinSelf(): void {
 
 /**
  * Node flags for every server the bench starts (the gateway, the bare proxy, the Apollo setups,
- * the floor), never for the simulators or the load generator: `--node-flags
- * '--max-semi-space-size=64'` measures a runtime setting with every contender on it.
+ * the floor), never for the simulators, the load generator or workload M's process: `--node-flags
+ * '--max-semi-space-size=64'` measures a runtime setting with every contender on it. Split on
+ * spaces: a flag's value cannot hold one.
  */
 export function serverNodeFlags(): string[] {
   return option('node-flags', '').split(' ').filter(Boolean);
@@ -40,13 +41,32 @@ export function option(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
-/** Other gateway builds named on the command line (`--compare NAME=path/to/main.js`, repeatable). */
-export function compareBuilds(): Array<[string, string]> {
+/** What a started process is: a server under measurement (core 0), or a driver (the simulators). */
+export type Role = 'server' | 'driver';
+export const coreOf = (role: Role): string => (role === 'server' ? SERVER_CORE : DRIVER_CORE);
+
+/** Another gateway build to load beside this one: its entry file and Node flags for it alone. */
+export interface CompareBuild {
+  name: string;
+  main: string;
+  flags: string[];
+}
+
+/**
+ * Other gateway builds named on the command line (`--compare 'NAME=path/to/main.js [--flag ...]'`,
+ * repeatable): the name ends at the first '=', the path at the first ' --' (so a path may hold
+ * spaces), and what follows are Node flags. A value without a name or a path stops the run.
+ */
+export function compareBuilds(): CompareBuild[] {
   return process.argv.flatMap((a, i) => {
-    const given = a === '--compare' ? process.argv[i + 1] : undefined;
-    const at = given?.indexOf('=') ?? -1;
-    // Split at the first '=': what follows may hold node flags with their own.
-    return given && at > 0 ? [[given.slice(0, at), given.slice(at + 1)] as [string, string]] : [];
+    if (a !== '--compare') return [];
+    const given = process.argv[i + 1] ?? '';
+    const at = given.indexOf('=');
+    const rest = at > 0 ? given.slice(at + 1) : '';
+    const flagsAt = rest.indexOf(' --');
+    const main = (flagsAt < 0 ? rest : rest.slice(0, flagsAt)).trim();
+    if (!main) throw new Error(`--compare wants NAME=path/to/dist/src/app/main.js [node flags], not ${JSON.stringify(given)}`);
+    return [{ name: given.slice(0, at), main, flags: flagsAt < 0 ? [] : rest.slice(flagsAt).split(' ').filter(Boolean) }];
   });
 }
 

@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
-import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags } from './machine.js';
+import { compareBuilds, coreOf, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
 
 /**
  * `npm run bench:paired`: workload A on two servers loaded at the same time, sharing the server's
@@ -25,7 +25,8 @@ import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER
  *
  * Options: --rounds N (9), --seconds S (4), --connections N (25 per server), --label TEXT,
  *          --compare 'NAME=path/to/dist/src/app/main.js [node flags]' (repeatable: another build of
- *          the gateway, or the same one run with other flags: 'semi64=dist/src/app/main.js --max-semi-space-size=64')
+ *          the gateway, or the same one run with other flags: 'semi64=dist/src/app/main.js --max-semi-space-size=64'),
+ *          --node-flags 'FLAGS' (every server, the gateway's builds and the alternatives, run with them)
  */
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
@@ -57,9 +58,9 @@ interface Server {
 const children = new Set<ChildProcess>();
 
 /** Starts a node script on `core` and resolves with its first JSON line (or, given `ready`, the URL in the line it matches). */
-function start(script: string, env: Record<string, string>, core: string, ready?: RegExp, nodeFlags: string[] = []): Promise<{ child: ChildProcess; first: Record<string, any> }> {
-  const flags = core === SERVER_CORE ? [...NODE_FLAGS, ...nodeFlags] : [];
-  const argv = pinned ? ['-c', core, process.execPath, ...flags, script] : [...flags, script];
+function start(script: string, env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []): Promise<{ child: ChildProcess; first: Record<string, any> }> {
+  const flags = role === 'server' ? [...NODE_FLAGS, ...ownFlags] : [];
+  const argv = pinned ? ['-c', coreOf(role), process.execPath, ...flags, script] : [...flags, script];
   const child = spawn(pinned ? 'taskset' : process.execPath, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
@@ -109,7 +110,7 @@ const answered = (pick: (data: any) => boolean) => (body: string) => {
 };
 
 async function gateway(name: string, main: string, simEnv: Record<string, string>, nodeFlags: string[] = []): Promise<Server> {
-  const { child, first } = await start(main, { ...GATEWAY_ENV, ...simEnv }, SERVER_CORE, READY, nodeFlags);
+  const { child, first } = await start(main, { ...GATEWAY_ENV, ...simEnv }, 'server', READY, nodeFlags);
   const url = first.url as string;
   const login = await fetch(`${url}/graphql`, {
     method: 'POST',
@@ -122,7 +123,7 @@ async function gateway(name: string, main: string, simEnv: Record<string, string
 }
 
 async function other(name: string, script: string, simEnv: Record<string, string>): Promise<Server> {
-  const { child, first } = await start(script, { NODE_ENV: 'production', ...simEnv }, SERVER_CORE);
+  const { child, first } = await start(script, { NODE_ENV: 'production', ...simEnv }, 'server');
   const url = first.url as string;
   if (name === 'baseline') {
     return { name, child, url, path: '/user', headers: {}, bodies: KNOWN.map((userId) => JSON.stringify({ userId })), check: answered((d) => typeof d?.data?.name === 'string'), turn: 0 };
@@ -174,7 +175,7 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: pinned ? `servers on core ${SERVER_CORE}, simulators and load on core ${DRIVER_CORE}` : 'no taskset: not pinned', date: new Date().toISOString(), ...(NODE_FLAGS.length ? { nodeFlags: NODE_FLAGS.join(' ') } : {}) };
   console.log(`Paired A (${LABEL}) on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
-  const sims = await start(resolve(DIST, 'bench/simulators.js'), {}, DRIVER_CORE);
+  const sims = await start(resolve(DIST, 'bench/simulators.js'), {}, 'driver');
   const simEnv = sims.first.env as Record<string, string>;
   const mainJs = resolve(DIST, 'src/app/main.js');
   const servers: Server[] = [];
@@ -182,10 +183,7 @@ async function main(): Promise<void> {
     const gw = await gateway('gateway', mainJs, simEnv);
     servers.push(gw);
     const others = [await gateway('gateway-again', mainJs, simEnv)];
-    for (const [name, command] of COMPARE) {
-      const [main, ...flags] = command.split(' ').filter(Boolean);
-      others.push(await gateway(name, resolve(main!), simEnv, flags));
-    }
+    for (const build of COMPARE) others.push(await gateway(build.name, resolve(build.main), simEnv, build.flags));
     others.push(await other('baseline', resolve(DIST, 'bench/baseline.js'), simEnv), await other('apollo-tuned', resolve(DIST, 'bench/apollo/tuned.js'), simEnv));
     servers.push(...others);
     for (const s of servers) await load(s, 2);
@@ -213,7 +211,7 @@ async function main(): Promise<void> {
     // "-dirty" when the measured code is not all committed.
     const commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT }).toString().trim();
     const file = resolve(OUT, `${machine.date.replace(/[:.]/g, '-')}-${LABEL}.json`);
-    writeFileSync(file, `${JSON.stringify({ kind: 'paired', label: LABEL, commit, machine, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, pairs: summary }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ kind: 'paired', label: LABEL, commit, machine, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, compared: COMPARE, pairs: summary }, null, 2)}\n`);
     const line = Object.entries(summary).map(([name, s]) => `${name}/gateway ${s.ratio.median} (${s.ratio.min}–${s.ratio.max})`).join(', ');
     appendFileSync(resolve(OUT, 'history.md'), `| ${machine.date.slice(0, 16)} | ${LABEL} *(paired, ${commit}${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''})* | *CPU per A request, each beside the gateway, loaded at once: ${line}* |\n`);
     console.log(`written: ${file}`);

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { chartSvg, type ChartInput } from './chart.js';
-import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags } from './machine.js';
+import { compareBuilds, coreOf, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
 import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.js';
 
@@ -18,8 +18,9 @@ import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.
  * Options: --rounds N (3), --duration S (10), --latency MS (0), --label TEXT, --skip-d, --d-seconds S (90),
  *          --only A,B,C,D,E,M,S (all; A, B and P always run, as the hot path's measurement, so it selects C, D, E, M and S),
  *          --no-apollo (skip the Apollo Server contenders in A),
- *          --compare NAME=path/to/dist/src/app/main.js (repeatable: another build of the gateway in A's rounds, e.g. the
- *          commit before a change), --no-traced (skip A with tracing on),
+ *          --compare 'NAME=path/to/dist/src/app/main.js [node flags]' (repeatable: another build of the gateway in A's
+ *          rounds, e.g. the commit before a change, or the same one with other Node flags), --no-traced (skip A with tracing on),
+ *          --node-flags 'FLAGS' (every server, the gateway and the alternatives, run with these Node flags),
  *          --render bench/results/<run>.json (measure nothing: write latest.json, latest.md and chart.svg from a stored run)
  */
 
@@ -49,10 +50,10 @@ interface Proc {
 }
 
 /** Starts a node script, pinned, and resolves with its first JSON line (or a line matching `ready`). */
-function start(script: string, args: string[], env: Record<string, string>, core: string, ready?: RegExp): Promise<Proc> {
+function start(script: string, args: string[], env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []): Promise<Proc> {
   const cmd = pinned ? 'taskset' : process.execPath;
-  const flags = core === SERVER_CORE ? NODE_FLAGS : [];
-  const argv = pinned ? ['-c', core, process.execPath, ...flags, script, ...args] : [...flags, script, ...args];
+  const flags = role === 'server' ? [...NODE_FLAGS, ...ownFlags] : [];
+  const argv = pinned ? ['-c', coreOf(role), process.execPath, ...flags, script, ...args] : [...flags, script, ...args];
   const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let buffer = '';
   let stderr = '';
@@ -305,7 +306,7 @@ interface HookedGateway {
 async function withHookedGateway<R>(simEnv: Record<string, string>, hook: string, fileVariable: string, env: Record<string, string>, work: (gateway: HookedGateway) => Promise<R>): Promise<R> {
   const file = resolve(tmpdir(), `switchboard-${hook}-${process.pid}.json`);
   const url = pathToFileURL(resolve(DIST, `bench/${hook}.js`)).href;
-  const proc = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...simEnv, ...env, NODE_OPTIONS: `--import=${url}`, [fileVariable]: file }, SERVER_CORE, READY);
+  const proc = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...simEnv, ...env, NODE_OPTIONS: `--import=${url}`, [fileVariable]: file }, 'server', READY);
   try {
     const gatewayUrl = proc.first.url as string;
     const headers = { authorization: `Bearer ${await sessionToken(gatewayUrl)}` };
@@ -388,11 +389,11 @@ async function main(): Promise<void> {
   console.log(`Switchboard benchmarks (${LABEL}) on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
 
   // ---- A and B: the hot path, gateway beside the bare proxy on one simulated upstream.
-  const sims = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
+  const sims = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(LATENCY)], {}, 'driver');
   const simEnv = sims.first.env as Record<string, string>;
   const nuveqControl = sims.first.control.nuveq as string;
-  const gateway = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...simEnv }, SERVER_CORE, READY);
-  const baseline = await start(resolve(DIST, 'bench/baseline.js'), [], { ...simEnv }, SERVER_CORE);
+  const gateway = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...simEnv }, 'server', READY);
+  const baseline = await start(resolve(DIST, 'bench/baseline.js'), [], { ...simEnv }, 'server');
   const gwUrl = gateway.first.url as string;
   const blUrl = baseline.first.url as string;
   const token = await sessionToken(gwUrl);
@@ -427,7 +428,7 @@ async function main(): Promise<void> {
   // request sampled, to a local OTLP receiver), and any other build named with --compare.
   const others = new Map<string, { spec: typeof aGateway; stop(): Promise<void> }>();
   const sink = TRACED ? await otlpSink() : undefined;
-  const contenders: Array<{ name: string; main: string; env?: Record<string, string>; apollo?: boolean }> = [
+  const contenders: Array<{ name: string; main: string; env?: Record<string, string>; apollo?: boolean; flags?: string[] }> = [
     ...(APOLLO
       ? [
           { name: 'apollo-tuned', main: resolve(DIST, 'bench/apollo/tuned.js'), apollo: true },
@@ -435,15 +436,15 @@ async function main(): Promise<void> {
         ]
       : []),
     ...(sink ? [{ name: 'traced', main: resolve(DIST, 'src/app/main.js'), env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' } }] : []),
-    ...COMPARE.map(([name, main]) => ({ name, main: resolve(main) })),
+    ...COMPARE.map((build) => ({ name: build.name, main: resolve(build.main), flags: build.flags })),
   ];
-  for (const { name, main, env, apollo } of contenders) {
+  for (const { name, main, env, apollo, flags } of contenders) {
     if (apollo) {
-      const proc = await start(main, [], { NODE_ENV: 'production', ...simEnv }, SERVER_CORE);
+      const proc = await start(main, [], { NODE_ENV: 'production', ...simEnv }, 'server');
       others.set(name, { spec: { ...aGateway, url: proc.first.url as string, headers: {}, pid: proc.child.pid! }, stop: proc.stop });
       continue;
     }
-    const proc = await start(main, [], { ...GATEWAY_ENV, ...simEnv, ...env }, SERVER_CORE, READY);
+    const proc = await start(main, [], { ...GATEWAY_ENV, ...simEnv, ...env }, 'server', READY, flags);
     const url = proc.first.url as string;
     const t = await sessionToken(url);
     others.set(name, { spec: { ...aGateway, url, headers: { authorization: `Bearer ${t}` }, pid: proc.child.pid! }, stop: proc.stop });
@@ -497,7 +498,7 @@ async function main(): Promise<void> {
   // measurements minutes apart than B differs from its floor, so each round's ratio is paired.
   const SERIAL_SECONDS = Math.max(2, Math.min(5, DURATION));
   const floorRun = async () => {
-    const floor = await start(resolve(DIST, 'bench/upstream-floor.js'), [], { ...GATEWAY_ENV, ...simEnv, FLOOR_SECONDS: String(SERIAL_SECONDS) }, SERVER_CORE);
+    const floor = await start(resolve(DIST, 'bench/upstream-floor.js'), [], { ...GATEWAY_ENV, ...simEnv, FLOOR_SECONDS: String(SERIAL_SECONDS) }, 'server');
     await new Promise((r) => (floor.child.exitCode === null ? floor.child.once('exit', r) : r(undefined)));
     return floor.first as { oneCallMs: number; fiftyCallsMs: number; stackMs: number };
   };
@@ -544,9 +545,9 @@ async function main(): Promise<void> {
   // ---- C: a cold start, 200 concurrent Platform operations against a fresh process.
   let c: { operations: number; answered: number; ms: number; serviceLogins: number } | undefined;
   if (ONLY.has('C')) {
-  const simsC = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
+  const simsC = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(LATENCY)], {}, 'driver');
   // Every login comes from this one address: its cap on new sessions (60 a minute) is not what C measures.
-  const cold = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...ONE_ADDRESS, ...(simsC.first.env as Record<string, string>) }, SERVER_CORE, READY);
+  const cold = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...ONE_ADDRESS, ...(simsC.first.env as Record<string, string>) }, 'server', READY);
   const cStarted = Date.now();
   const cResults = await Promise.all(Array.from({ length: 200 }, () => gql(cold.first.url, 'mutation { loginClient(email: "grace@example.com", password: "demo-grace-1") { token } }')));
   c = {
@@ -562,8 +563,8 @@ async function main(): Promise<void> {
   // ---- D: Platform at twice its budget (300/min per endpoint) for 90 s.
   let d: Record<string, number> | undefined;
   if (!SKIP_D) {
-    const simsD = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(LATENCY)], {}, DRIVER_CORE);
-    const gwD = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...ONE_ADDRESS, ...(simsD.first.env as Record<string, string>) }, SERVER_CORE, READY);
+    const simsD = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(LATENCY)], {}, 'driver');
+    const gwD = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...ONE_ADDRESS, ...(simsD.first.env as Record<string, string>) }, 'server', READY);
     let data = 0;
     let limited = 0;
     let other = 0;
@@ -612,11 +613,11 @@ async function main(): Promise<void> {
   let e: { latencyMs: number; connections: number; distinctIds: number; rounds: Array<Record<string, { rps: number; p50: number; p99: number; vendorCallsPerSecond: number; cpuUsPerRequest: number }>>; baseline: Record<string, number>; gateway: Record<string, number> } | undefined;
   if (ONLY.has('E')) {
     const E_LATENCY = 20;
-    const simsE = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(E_LATENCY)], {}, DRIVER_CORE);
+    const simsE = await start(resolve(DIST, 'bench/simulators.js'), ['--latency', String(E_LATENCY)], {}, 'driver');
     const envE = simsE.first.env as Record<string, string>;
     const controlE = simsE.first.control.nuveq as string;
-    const gwE = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...envE }, SERVER_CORE, READY);
-    const blE = await start(resolve(DIST, 'bench/baseline.js'), [], { ...envE }, SERVER_CORE);
+    const gwE = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...envE }, 'server', READY);
+    const blE = await start(resolve(DIST, 'bench/baseline.js'), [], { ...envE }, 'server');
     const tE = await sessionToken(gwE.first.url as string);
     const hot = known.slice(0, 10);
     const specs: Record<string, LoadSpec> = {
@@ -664,7 +665,7 @@ async function main(): Promise<void> {
       eventsPerSecond: 5,
       seconds: 20,
       startGateway: async (env) => {
-        const p = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...env }, SERVER_CORE, READY);
+        const p = await start(resolve(DIST, 'src/app/main.js'), [], { ...GATEWAY_ENV, ...env }, 'server', READY);
         return { url: p.first.url as string, pid: p.child.pid!, stop: p.stop };
       },
     });
@@ -678,7 +679,7 @@ async function main(): Promise<void> {
   const report = {
     label: LABEL,
     machine,
-    settings: { rounds: ROUNDS, durationSeconds: DURATION, connections: 50, upstreamLatencyMs: LATENCY },
+    settings: { rounds: ROUNDS, durationSeconds: DURATION, connections: 50, upstreamLatencyMs: LATENCY, ...(COMPARE.length ? { compared: COMPARE } : {}) },
     A: {
       gateway: summary(a.map((x) => x.gateway)),
       baseline: summary(a.map((x) => x.baseline)),

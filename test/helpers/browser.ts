@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Frame, type Page, type Request } from 'playwright-core';
 import { ROOT } from './process.js';
 
 /** Debian's chromium (installed by .ci/run); CHROMIUM_PATH names another. */
@@ -105,33 +105,51 @@ export function headersText(page: Page): Promise<string> {
  * Watches a page load that has a time limit: `within(step)` awaits the step and, if it fails,
  * says where the time went: what the page loaded, failed and navigated to (ms since `started`, as
  * this process saw it), the browser's own timings of the current document and its resources, what
- * the page shows, the machine's load average and this process' longest event-loop delay.
+ * the page shows, the machine's load average and this process' longest event-loop delay (which
+ * counts the monitor's 20 ms sampling). URLs are shown without their query strings, which may
+ * carry tokens. `stop()` ends the watching.
  */
 export function watchLoad(page: Page, origin: string, started: number): { within: (step: Promise<unknown>) => Promise<void>; stop: () => void } {
   const timeline: string[] = [];
   const mark = (what: string) => timeline.push(`${Date.now() - started} ms ${what}`);
-  page.on('requestfinished', (r) => mark(`loaded ${r.url().replace(origin, '')}`));
-  page.on('requestfailed', (r) => mark(`failed ${r.url()}`));
-  page.on('framenavigated', (f) => f === page.mainFrame() && mark(`at ${f.url().replace(origin, '')}`));
+  const shown = (url: string) => url.replace(origin, '').replace(/\?.*$/s, '?…');
+  const loaded = (r: Request) => mark(`loaded ${shown(r.url())}`);
+  const failed = (r: Request) => mark(`failed ${shown(r.url())}`);
+  const navigated = (f: Frame) => f === page.mainFrame() && mark(`at ${shown(f.url())}`);
+  page.on('requestfinished', loaded);
+  page.on('requestfailed', failed);
+  page.on('framenavigated', navigated);
   const delay = monitorEventLoopDelay({ resolution: 20 });
   delay.enable();
+  const stop = () => {
+    delay.disable();
+    page.off('requestfinished', loaded);
+    page.off('requestfailed', failed);
+    page.off('framenavigated', navigated);
+  };
   const within = async (step: Promise<unknown>) => {
     try {
       await step;
     } catch (error) {
-      delay.disable();
-      const inPage = await page
-        .evaluate(() => {
+      stop();
+      // The browser's view, if it answers within 2 s: a hung page must not turn this report into the test's timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const inPage = await Promise.race([
+        page.evaluate(() => {
           const w = globalThis as any;
           const nav = w.performance.getEntriesByType('navigation')[0] ?? {};
-          const at = (t: number) => Math.round(w.performance.timeOrigin + t);
+          // A moment the document has not reached yet is 0: shown as null, not as its start.
+          const at = (t: number | undefined) => (t ? Math.round(w.performance.timeOrigin + t) : null);
+          const path = (url: string) => url.replace(w.location.origin, '').replace(/\?.*$/s, '?…');
           return {
-            document: { url: w.location.pathname, started: Math.round(w.performance.timeOrigin), responseEnd: at(nav.responseEnd ?? 0), domContentLoaded: at(nav.domContentLoadedEventEnd ?? 0), load: at(nav.loadEventEnd ?? 0) },
-            resources: w.performance.getEntriesByType('resource').map((e: any) => `${e.name.replace(w.location.origin, '')} ${Math.round(e.startTime)}-${Math.round(e.responseEnd)} ms`),
+            document: { url: w.location.pathname, started: Math.round(w.performance.timeOrigin), responseEnd: at(nav.responseEnd), domContentLoaded: at(nav.domContentLoadedEventEnd), load: at(nav.loadEventEnd) },
+            resources: w.performance.getEntriesByType('resource').map((e: any) => `${path(e.name)} ${Math.round(e.startTime)}-${Math.round(e.responseEnd)} ms`),
             shows: String(w.document.body?.innerText ?? '').slice(0, 300),
           };
-        })
-        .catch((e: Error) => ({ unreadable: e.message }));
+        }),
+        new Promise<{ unreadable: string }>((r) => (timer = setTimeout(() => r({ unreadable: 'the page did not answer within 2 s' }), 2_000))),
+      ]).catch((e: Error) => ({ unreadable: e.message }));
+      clearTimeout(timer);
       const relative = JSON.stringify(inPage, (_k, v) => (typeof v === 'number' && v > 1e12 ? v - started : v), 1);
       throw new Error(
         [
@@ -141,8 +159,9 @@ export function watchLoad(page: Page, origin: string, started: number): { within
           `the page's own timings (ms since the start, resources from its document's start): ${relative}`,
           `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; this process' longest event-loop delay ${Math.round(delay.max / 1e6)} ms`,
         ].join('\n'),
+        { cause: error },
       );
     }
   };
-  return { within, stop: () => delay.disable() };
+  return { within, stop };
 }
