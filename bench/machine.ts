@@ -43,7 +43,16 @@ export function option(name: string, fallback: string): string {
 
 /** What a started process is: a server under measurement (core 0), or a driver (the simulators). */
 export type Role = 'server' | 'driver';
-export const coreOf = (role: Role): string => (role === 'server' ? SERVER_CORE : DRIVER_CORE);
+const coreOf = (role: Role): string => (role === 'server' ? SERVER_CORE : DRIVER_CORE);
+
+/**
+ * The command and arguments that start a node script in its role: pinned to the role's core where
+ * taskset exists; a server with the run's Node flags (`--node-flags`) and then its own.
+ */
+export function commandFor(role: Role, script: string, args: string[] = [], ownFlags: string[] = []): [string, string[]] {
+  const node = [...(role === 'server' ? [...serverNodeFlags(), ...ownFlags] : []), script, ...args];
+  return pinned ? ['taskset', ['-c', coreOf(role), process.execPath, ...node]] : [process.execPath, node];
+}
 
 /** Another gateway build to load beside this one: its entry file and Node flags for it alone. */
 export interface CompareBuild {

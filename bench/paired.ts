@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
-import { compareBuilds, coreOf, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
+import { commandFor, compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
 
 /**
  * `npm run bench:paired`: workload A on two servers loaded at the same time, sharing the server's
@@ -57,11 +57,10 @@ interface Server {
 /** Every process started, stopped however the run ends. */
 const children = new Set<ChildProcess>();
 
-/** Starts a node script on `core` and resolves with its first JSON line (or, given `ready`, the URL in the line it matches). */
+/** Starts a node script in its role and resolves with its first JSON line (or, given `ready`, the URL in the line it matches). */
 function start(script: string, env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []): Promise<{ child: ChildProcess; first: Record<string, any> }> {
-  const flags = role === 'server' ? [...NODE_FLAGS, ...ownFlags] : [];
-  const argv = pinned ? ['-c', coreOf(role), process.execPath, ...flags, script] : [...flags, script];
-  const child = spawn(pinned ? 'taskset' : process.execPath, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, argv] = commandFor(role, script, [], ownFlags);
+  const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   let err = '';

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { chartSvg, type ChartInput } from './chart.js';
-import { compareBuilds, coreOf, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
+import { commandFor, compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
 import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.js';
 
@@ -51,9 +51,7 @@ interface Proc {
 
 /** Starts a node script, pinned, and resolves with its first JSON line (or a line matching `ready`). */
 function start(script: string, args: string[], env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []): Promise<Proc> {
-  const cmd = pinned ? 'taskset' : process.execPath;
-  const flags = role === 'server' ? [...NODE_FLAGS, ...ownFlags] : [];
-  const argv = pinned ? ['-c', coreOf(role), process.execPath, ...flags, script, ...args] : [...flags, script, ...args];
+  const [cmd, argv] = commandFor(role, script, args, ownFlags);
   const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let buffer = '';
   let stderr = '';

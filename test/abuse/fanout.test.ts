@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { NuveqSimulator } from '../../simulators/nuveq/simulator.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, TEST_SECRET, type TestGateway } from '../helpers/gateway.js';
 import { nuveqEnv, startNuveq } from '../../simulators/nuveq/demo.js';
 import { post, timed } from './helpers.js';
 import { spawnGateway } from '../helpers/process.js';
@@ -9,9 +9,10 @@ import { spawnGateway } from '../helpers/process.js';
 describe('abuse: vendor calls one request can cause', () => {
   let nuveq: NuveqSimulator;
   let gw: TestGateway;
+  const env = () => ({ ...nuveqEnv(nuveq, { NUVEQ_ALLOW_ANONYMOUS: 'true' }), MAX_VENDOR_CALLS_PER_REQUEST: '300', LOG_LEVEL: 'warn' });
   beforeAll(async () => {
     nuveq = await startNuveq();
-    gw = await startGateway({ ...nuveqEnv(nuveq, { NUVEQ_ALLOW_ANONYMOUS: 'true' }), MAX_VENDOR_CALLS_PER_REQUEST: '300', LOG_LEVEL: 'warn' });
+    gw = await startGateway(env());
   });
   afterAll(async () => {
     await gw.close();
@@ -59,7 +60,7 @@ describe('abuse: vendor calls one request can cause', () => {
   test('item 3: three maximal requests at once keep /health answering promptly', async () => {
     // The gateway in a process of its own, as it runs for users: in this one it would share its
     // event loop with the simulator's 1,500 answers and its pauses with the whole suite's heap.
-    const own = await spawnGateway({ ...nuveqEnv(nuveq, { NUVEQ_ALLOW_ANONYMOUS: 'true' }), MAX_VENDOR_CALLS_PER_REQUEST: '300', SESSION_SECRET: 'fanout-test-session-secret-0123456789' });
+    const own = await spawnGateway({ ...env(), SESSION_SECRET: TEST_SECRET });
     nuveq.latencyMs = 50;
     try {
       const calls = nuveq.log.length;

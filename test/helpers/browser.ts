@@ -106,8 +106,8 @@ export function headersText(page: Page): Promise<string> {
  * says where the time went: what the page loaded, failed and navigated to (ms since `started`, as
  * this process saw it), the browser's own timings of the current document and its resources, what
  * the page shows, the machine's load average and this process' longest event-loop delay (which
- * counts the monitor's 20 ms sampling). URLs are shown without their query strings, which may
- * carry tokens. `stop()` ends the watching.
+ * counts the monitor's 20 ms sampling). URLs are shown without their query strings and bearer
+ * tokens as "…": either may carry a session. `stop()` ends the watching.
  */
 export function watchLoad(page: Page, origin: string, started: number): { within: (step: Promise<unknown>) => Promise<void>; stop: () => void } {
   const timeline: string[] = [];
@@ -144,7 +144,8 @@ export function watchLoad(page: Page, origin: string, started: number): { within
           return {
             document: { url: w.location.pathname, started: Math.round(w.performance.timeOrigin), responseEnd: at(nav.responseEnd), domContentLoaded: at(nav.domContentLoadedEventEnd), load: at(nav.loadEventEnd) },
             resources: w.performance.getEntriesByType('resource').map((e: any) => `${path(e.name)} ${Math.round(e.startTime)}-${Math.round(e.responseEnd)} ms`),
-            shows: String(w.document.body?.innerText ?? '').slice(0, 300),
+            // The Headers tab may be on screen: its session token is not for a test log.
+            shows: String(w.document.body?.innerText ?? '').slice(0, 300).replace(/(Bearer\s+)[^\s"']+/gi, '$1…'),
           };
         }),
         new Promise<{ unreadable: string }>((r) => (timer = setTimeout(() => r({ unreadable: 'the page did not answer within 2 s' }), 2_000))),
