@@ -31,14 +31,14 @@ export function pinSelf(): void {
  * '--max-semi-space-size=64'` measures a runtime setting with every contender on it. Split on
  * spaces: a flag's value cannot hold one.
  */
-export function serverNodeFlags(): string[] {
-  return option('node-flags', '').split(' ').filter(Boolean);
+export function serverNodeFlags(argv: readonly string[] = process.argv): string[] {
+  return option('node-flags', '', argv).split(' ').filter(Boolean);
 }
 
 /** A command-line option's value (`--name value`), or `fallback`. */
-export function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+export function option(name: string, fallback: string, argv: readonly string[] = process.argv): string {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? argv[i + 1]! : fallback;
 }
 
 /** What a started process is: a server under measurement (core 0), or a driver (the simulators). */
@@ -49,9 +49,9 @@ const coreOf = (role: Role): string => (role === 'server' ? SERVER_CORE : DRIVER
  * The command and arguments that start a node script in its role: pinned to the role's core where
  * taskset exists; a server with the run's Node flags (`--node-flags`) and then its own.
  */
-export function commandFor(role: Role, script: string, args: string[] = [], ownFlags: string[] = []): [string, string[]] {
-  const node = [...(role === 'server' ? [...serverNodeFlags(), ...ownFlags] : []), script, ...args];
-  return pinned ? ['taskset', ['-c', coreOf(role), process.execPath, ...node]] : [process.execPath, node];
+export function commandFor(role: Role, script: string, args: string[] = [], ownFlags: string[] = [], argv: readonly string[] = process.argv, pin = pinned): [string, string[]] {
+  const node = [...(role === 'server' ? [...serverNodeFlags(argv), ...ownFlags] : []), script, ...args];
+  return pin ? ['taskset', ['-c', coreOf(role), process.execPath, ...node]] : [process.execPath, node];
 }
 
 /** Another gateway build to load beside this one: its entry file and Node flags for it alone. */
@@ -66,10 +66,10 @@ export interface CompareBuild {
  * repeatable): the name ends at the first '=', the path at the first ' --' (so a path may hold
  * spaces), and what follows are Node flags. A value without a name or a path stops the run.
  */
-export function compareBuilds(): CompareBuild[] {
-  return process.argv.flatMap((a, i) => {
+export function compareBuilds(argv: readonly string[] = process.argv): CompareBuild[] {
+  return argv.flatMap((a, i) => {
     if (a !== '--compare') return [];
-    const given = process.argv[i + 1] ?? '';
+    const given = argv[i + 1] ?? '';
     const at = given.indexOf('=');
     const rest = at > 0 ? given.slice(at + 1) : '';
     const flagsAt = rest.indexOf(' --');

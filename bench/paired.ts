@@ -1,10 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
-import { commandFor, compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
+import { launch, stopAll } from './launch.js';
+import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
 
 /**
  * `npm run bench:paired`: workload A on two servers loaded at the same time, sharing the server's
@@ -26,12 +27,14 @@ import { commandFor, compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pin
  * Options: --rounds N (9), --seconds S (4), --connections N (25 per server), --label TEXT,
  *          --compare 'NAME=path/to/dist/src/app/main.js [node flags]' (repeatable: another build of
  *          the gateway, or the same one run with other flags: 'semi64=dist/src/app/main.js --max-semi-space-size=64'),
- *          --node-flags 'FLAGS' (every server, the gateway's builds and the alternatives, run with them)
+ *          --node-flags 'FLAGS' (every server, the gateway's builds and the alternatives, run with them),
+ *          --out DIR (write the JSON and the history line there instead of bench/results)
  */
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
 const DIST = resolve(ROOT, 'dist');
-const OUT = resolve(ROOT, 'bench/results');
+/** Where results go: bench/results unless `--out DIR`. */
+const OUT = resolve(option('out', resolve(ROOT, 'bench/results')));
 
 const ROUNDS = Number(option('rounds', '9'));
 const SECONDS = Number(option('seconds', '4'));
@@ -54,50 +57,8 @@ interface Server {
   turn: number;
 }
 
-/** Every process started, stopped however the run ends. */
-const children = new Set<ChildProcess>();
-
-/** Starts a node script in its role and resolves with its first JSON line (or, given `ready`, the URL in the line it matches). */
-function start(script: string, env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []): Promise<{ child: ChildProcess; first: Record<string, any> }> {
-  const [cmd, argv] = commandFor(role, script, [], ownFlags);
-  const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let out = '';
-  let err = '';
-  // What it said on stderr, for the error if it does not start (the last 4 KB).
-  child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4096)));
-  return new Promise((resolveStart, reject) => {
-    const fail = (error: Error) => {
-      clearTimeout(timer);
-      child.kill('SIGTERM');
-      reject(error);
-    };
-    const timer = setTimeout(() => fail(new Error(`${script} did not start: ${err}`)), 30_000);
-    const started = (first: Record<string, any>) => {
-      clearTimeout(timer);
-      child.stdout!.removeAllListeners('data');
-      child.stdout!.resume();
-      resolveStart({ child, first });
-    };
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const lines = out.split('\n');
-      // The last piece may be a line still arriving.
-      for (const line of lines.slice(0, -1)) {
-        const url = ready?.exec(line)?.[1];
-        if (url) return started({ url });
-        if (!ready && line.startsWith('{')) {
-          try {
-            return started(JSON.parse(line) as Record<string, any>);
-          } catch {
-            return fail(new Error(`${script} began with a line that is not JSON: ${line.slice(0, 200)}`));
-          }
-        }
-      }
-    });
-    child.once('exit', (code) => fail(new Error(`${script} exited (${code}): ${err}`)));
-  });
-}
+/** Starts a node script in its role (bench/launch.ts), resolving with its first JSON line or, given `ready`, the URL in the line it matches. */
+const start = (script: string, env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []) => launch(script, { cwd: ROOT, env, role, ready, ownFlags });
 
 const answered = (pick: (data: any) => boolean) => (body: string) => {
   try {
@@ -215,7 +176,7 @@ async function main(): Promise<void> {
     appendFileSync(resolve(OUT, 'history.md'), `| ${machine.date.slice(0, 16)} | ${LABEL} *(paired, ${commit}${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''})* | *CPU per A request, each beside the gateway, loaded at once: ${line}* |\n`);
     console.log(`written: ${file}`);
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    await stopAll();
   }
 }
 

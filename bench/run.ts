@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { chartSvg, type ChartInput } from './chart.js';
-import { commandFor, compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
+import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
+import { launch, stopAll, type Launched } from './launch.js';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
 import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.js';
 
@@ -21,12 +22,14 @@ import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.
  *          --compare 'NAME=path/to/dist/src/app/main.js [node flags]' (repeatable: another build of the gateway in A's
  *          rounds, e.g. the commit before a change, or the same one with other Node flags), --no-traced (skip A with tracing on),
  *          --node-flags 'FLAGS' (every server, the gateway and the alternatives, run with these Node flags),
- *          --render bench/results/<run>.json (measure nothing: write latest.json, latest.md and chart.svg from a stored run)
+ *          --render bench/results/<run>.json (measure nothing: write latest.json, latest.md and chart.svg from a stored run),
+ *          --out DIR (write the results there instead of bench/results)
  */
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '../..');
 const DIST = resolve(ROOT, 'dist');
-const OUT = resolve(ROOT, 'bench/results');
+/** Where results go: bench/results unless `--out DIR` (a test's scratch directory, say). */
+const OUT = resolve(option('out', resolve(ROOT, 'bench/results')));
 
 const ROUNDS = Number(option('rounds', '3'));
 const DURATION = Number(option('duration', '10'));
@@ -43,56 +46,9 @@ const NODE_FLAGS = serverNodeFlags();
 
 pinSelf();
 
-interface Proc {
-  child: ChildProcess;
-  first: Record<string, any>;
-  stop(): Promise<void>;
-}
-
-/** Starts a node script, pinned, and resolves with its first JSON line (or a line matching `ready`). */
-function start(script: string, args: string[], env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []): Promise<Proc> {
-  const [cmd, argv] = commandFor(role, script, args, ownFlags);
-  const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let buffer = '';
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${stderr}`)), 30_000);
-    const onData = (c: Buffer) => {
-      buffer += c.toString();
-      for (const line of buffer.split('\n')) {
-        let first: Record<string, any> | undefined;
-        if (ready) {
-          const m = ready.exec(line);
-          if (m) first = { url: m[1] };
-        } else if (line.startsWith('{')) {
-          try {
-            first = JSON.parse(line) as Record<string, any>;
-          } catch {
-            first = undefined;
-          }
-        }
-        if (first) {
-          clearTimeout(timer);
-          // Keep draining stdout (the gateway logs at info) so the pipe never blocks it.
-          child.stdout!.off('data', onData);
-          child.stdout!.on('data', () => undefined);
-          resolvePromise({
-            child,
-            first,
-            stop: () =>
-              new Promise<void>((r) => {
-                child.once('exit', () => r());
-                child.kill('SIGTERM');
-              }),
-          });
-          return;
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${script} exited ${code}: ${stderr}`)));
-  });
+/** Starts a node script in its role (bench/launch.ts), resolving with its first JSON line or a line matching `ready`. */
+function start(script: string, args: string[], env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []): Promise<Launched> {
+  return launch(script, { cwd: ROOT, env, role, args, ready, ownFlags });
 }
 
 /** An OTLP/HTTP receiver that takes every export and keeps nothing (A with tracing on sends here). */
@@ -497,7 +453,8 @@ async function main(): Promise<void> {
   const SERIAL_SECONDS = Math.max(2, Math.min(5, DURATION));
   const floorRun = async () => {
     const floor = await start(resolve(DIST, 'bench/upstream-floor.js'), [], { ...GATEWAY_ENV, ...simEnv, FLOOR_SECONDS: String(SERIAL_SECONDS) }, 'server');
-    await new Promise((r) => (floor.child.exitCode === null ? floor.child.once('exit', r) : r(undefined)));
+    const code = await floor.exited;
+    if (code !== 0) throw new Error(`bench/upstream-floor.js exited ${code}`);
     return floor.first as { oneCallMs: number; fiftyCallsMs: number; stackMs: number };
   };
   const bFloor: Array<{ B: number; floor: number; stack: number; oneCall: number; ratio: number }> = [];
@@ -888,6 +845,7 @@ function markdown(r: any): string {
 /** Writes the latest files (what the README shows) from one stored run. */
 function render(path: string): void {
   const json = JSON.parse(readFileSync(resolve(path), 'utf8')) as Record<string, any>;
+  mkdirSync(OUT, { recursive: true });
   writeFileSync(resolve(OUT, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(resolve(OUT, 'latest.md'), markdown(json));
   writeFileSync(resolve(OUT, 'chart.svg'), chartSvg(chartInput(json)));
@@ -896,8 +854,13 @@ function render(path: string): void {
 const RENDER = option('render', '');
 if (RENDER) render(RENDER);
 else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  // However the run ends, no simulator or server it started is left running.
+  main().then(
+    () => stopAll(),
+    async (error: unknown) => {
+      console.error(error);
+      await stopAll();
+      process.exit(1);
+    },
+  );
 }
