@@ -32,13 +32,21 @@ export function pinSelf(): void {
  * spaces: a flag's value cannot hold one.
  */
 export function serverNodeFlags(argv: readonly string[] = process.argv): string[] {
-  return option('node-flags', '', argv).split(' ').filter(Boolean);
+  return option('node-flags', '', argv, true).split(' ').filter(Boolean);
 }
 
-/** A command-line option's value (`--name value`), or `fallback`. */
-export function option(name: string, fallback: string, argv: readonly string[] = process.argv): string {
+/**
+ * A command-line option's value (`--name value`), or `fallback` when the option is not given. Given
+ * without a value, or followed by another option (`--out --label x`), it stops the run rather than
+ * quietly using the fallback (for `--out`, the committed results); a value may start with `--`
+ * only where it is made of flags (`--node-flags`).
+ */
+export function option(name: string, fallback: string, argv: readonly string[] = process.argv, flags = false): string {
   const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] ? argv[i + 1]! : fallback;
+  if (i < 0) return fallback;
+  const value = argv[i + 1];
+  if (!value || (!flags && value.startsWith('--'))) throw new Error(`--${name} needs a value`);
+  return value;
 }
 
 /** What a started process is: a server under measurement (core 0), or a driver (the simulators). */

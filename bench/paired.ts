@@ -1,10 +1,11 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
-import { launch, stopAll } from './launch.js';
+import { appendHistory } from './history.js';
+import { launch, stopAll, stopAllOnSignals } from './launch.js';
 import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
 
 /**
@@ -43,6 +44,7 @@ const LABEL = option('label', 'paired');
 const COMPARE = compareBuilds();
 const NODE_FLAGS = serverNodeFlags();
 pinSelf();
+stopAllOnSignals();
 
 const KNOWN = KNOWN_USERS;
 
@@ -58,7 +60,7 @@ interface Server {
 }
 
 /** Starts a node script in its role (bench/launch.ts), resolving with its first JSON line or, given `ready`, the URL in the line it matches. */
-const start = (script: string, env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []) => launch(script, { cwd: ROOT, env, role, ready, ownFlags });
+const start = (script: string, env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []) => launch(script, { env, role, ready, ownFlags });
 
 const answered = (pick: (data: any) => boolean) => (body: string) => {
   try {
@@ -173,7 +175,7 @@ async function main(): Promise<void> {
     const file = resolve(OUT, `${machine.date.replace(/[:.]/g, '-')}-${LABEL}.json`);
     writeFileSync(file, `${JSON.stringify({ kind: 'paired', label: LABEL, commit, machine, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, compared: COMPARE, pairs: summary }, null, 2)}\n`);
     const line = Object.entries(summary).map(([name, s]) => `${name}/gateway ${s.ratio.median} (${s.ratio.min}–${s.ratio.max})`).join(', ');
-    appendFileSync(resolve(OUT, 'history.md'), `| ${machine.date.slice(0, 16)} | ${LABEL} *(paired, ${commit}${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''})* | *CPU per A request, each beside the gateway, loaded at once: ${line}* |\n`);
+    appendHistory(OUT, `| ${machine.date.slice(0, 16)} | ${LABEL} *(paired, ${commit}${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''})* | *CPU per A request, each beside the gateway, loaded at once: ${line}* |`);
     console.log(`written: ${file}`);
   } finally {
     await stopAll();

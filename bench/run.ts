@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,7 +7,8 @@ import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { chartSvg, type ChartInput } from './chart.js';
 import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
-import { launch, stopAll, type Launched } from './launch.js';
+import { appendHistory } from './history.js';
+import { launch, stopAll, stopAllOnSignals, type Launched } from './launch.js';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
 import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.js';
 
@@ -45,10 +46,11 @@ const COMPARE = compareBuilds();
 const NODE_FLAGS = serverNodeFlags();
 
 pinSelf();
+stopAllOnSignals();
 
 /** Starts a node script in its role (bench/launch.ts), resolving with its first JSON line or a line matching `ready`. */
 function start(script: string, args: string[], env: Record<string, string>, role: Role, ready?: RegExp, ownFlags: string[] = []): Promise<Launched> {
-  return launch(script, { cwd: ROOT, env, role, args, ready, ownFlags });
+  return launch(script, { env, role, args, ready, ownFlags });
 }
 
 /** An OTLP/HTTP receiver that takes every export and keeps nothing (A with tracing on sends here). */
@@ -731,12 +733,9 @@ async function main(): Promise<void> {
   const md = markdown(json);
   writeFileSync(resolve(OUT, 'latest.md'), md);
   writeFileSync(resolve(OUT, 'chart.svg'), chartSvg(chartInput(json)));
-  if (!existsSync(resolve(OUT, 'history.md'))) {
-    writeFileSync(resolve(OUT, 'history.md'), '# Benchmark history\n\n| when (UTC) | label | A req/s | A ratio | A CPU µs/req | A p99 ms gateway / proxy | B ÷ A time, one at a time | C service logins | D most in 60 s |\n|---|---|---|---|---|---|---|---|---|\n');
-  }
-  appendFileSync(
-    resolve(OUT, 'history.md'),
-    `| ${machine.date.slice(0, 16)} | ${LABEL}${NODE_FLAGS.length ? ` *(servers run with ${NODE_FLAGS.join(' ')})*` : ''} | ${report.A.gateway.rps} | ${report.A.ratio.median} (${report.A.ratio.min}–${report.A.ratio.max}) | ${report.A.gateway.cpuUsPerRequest} | ${report.A.gateway.p99} / ${report.A.baseline.p99} | ${report.B.oneAtATimeMs.ratio} | ${c ? c.serviceLogins : '–'} | ${d ? d.maxInAny60sWindow : '–'} |\n`,
+  appendHistory(
+    OUT,
+    `| ${machine.date.slice(0, 16)} | ${LABEL}${NODE_FLAGS.length ? ` *(servers run with ${NODE_FLAGS.join(' ')})*` : ''} | ${report.A.gateway.rps} | ${report.A.ratio.median} (${report.A.ratio.min}–${report.A.ratio.max}) | ${report.A.gateway.cpuUsPerRequest} | ${report.A.gateway.p99} / ${report.A.baseline.p99} | ${report.B.oneAtATimeMs.ratio} | ${c ? c.serviceLogins : '–'} | ${d ? d.maxInAny60sWindow : '–'} |`,
   );
   console.log(`\n${md}`);
 }

@@ -60,7 +60,7 @@ describe('launch', () => {
   it('fails with the end of stderr when the process exits before it is ready', async () => {
     const path = script('exits', `process.stderr.write('x'.repeat(20000) + ' the real reason'); process.exit(3);`);
     const failed = launch(path, { role: 'driver', cwd: dir, env: {} });
-    await expect(failed).rejects.toThrow(/exited \(3\) before it was ready; its stderr ends: x+ the real reason$/);
+    await expect(failed).rejects.toThrow(/exited with code 3 before it was ready; its stderr ends: x+ the real reason$/);
     const message = await failed.then(
       () => '',
       (e: Error) => e.message,
@@ -83,14 +83,77 @@ describe('launch', () => {
     expect(launchedCount()).toBe(0);
   });
 
-  it('tells when a process that was ready exits by itself, with its code', async () => {
-    const path = script('one-shot', `console.log(JSON.stringify({ fiftyCallsMs: 3.2 })); setTimeout(() => process.exit(0), 100);`);
+  it('reads the result of a process that prints it and exits at once, and tells its exit code', async () => {
+    const path = script('one-shot', `process.stdout.write(JSON.stringify({ fiftyCallsMs: 3.2 }) + '\\n', () => process.exit(0));`);
     const proc = await launch(path, { role: 'server', cwd: dir, env: {} });
     expect(proc.first).toEqual({ fiftyCallsMs: 3.2 });
     await expect(proc.exited).resolves.toBe(0);
-    // Stopping one that is gone is a no-op.
+    // Stopping one that is gone sends nothing and resolves at once.
     await proc.stop();
+    expect(proc.child.signalCode).toBeNull();
   });
+
+  it('names the signal that ended a process before it was ready', async () => {
+    const path = script('killed', `process.kill(process.pid, 'SIGKILL');`);
+    await expect(launch(path, { role: 'driver', cwd: dir, env: {} })).rejects.toThrow(/was ended by SIGKILL before it was ready/);
+  });
+
+  it('fails, without leaving anything, when the process cannot be started at all', async () => {
+    const path = script('never-runs', `console.log('{}');`);
+    await expect(launch(path, { role: 'driver', cwd: join(dir, 'no-such-dir'), env: {} })).rejects.toThrow(/could not be started \(spawn .* ENOENT\) before it was ready/);
+  });
+
+  it('fails on an endless line instead of buffering it', async () => {
+    const path = script('endless', `process.stdout.write('x'.repeat(100_000)); ${LINGER}`);
+    await expect(launch(path, { role: 'driver', cwd: dir, env: {} })).rejects.toThrow(/wrote 65536 bytes without ending a line/);
+  });
+
+  it('runs a process in its script\'s own folder unless told otherwise (a .env in the repository stays out)', async () => {
+    const path = script('cwd', `console.log(JSON.stringify({ cwd: process.cwd() })); ${LINGER}`);
+    expect((await launch(path, { role: 'driver', env: {} })).first.cwd).toBe(dir);
+  });
+
+  it('sends SIGTERM once however often it is stopped (a second SIGTERM makes the gateway exit at once)', async () => {
+    const path = script(
+      'graceful',
+      `let terms = 0;
+       process.on('SIGTERM', () => { if (++terms > 1) process.exit(1); setTimeout(() => process.exit(0), 200); });
+       console.log('{}'); ${LINGER}`,
+    );
+    const proc = await launch(path, { role: 'driver', cwd: dir, env: {} });
+    await Promise.all([proc.stop(), proc.stop(), stopAll()]);
+    await expect(proc.exited).resolves.toBe(0);
+  });
+
+  it('stopAll during a start fails that start and leaves nothing running', async () => {
+    const path = script('slow-start', `setTimeout(() => console.log('{}'), 5000); ${LINGER}`);
+    const starting = launch(path, { role: 'driver', cwd: dir, env: {} });
+    await new Promise((r) => setTimeout(r, 200));
+    await stopAll();
+    await expect(starting).rejects.toThrow(/was ended by SIGTERM before it was ready/);
+  });
+
+  it('a bench script told to stop (SIGTERM, Ctrl-C) stops what it started before it exits', async () => {
+    const child = script('child', `console.log(JSON.stringify({ pid: process.pid })); ${LINGER}`);
+    const parent = join(dir, 'parent.mts');
+    writeFileSync(
+      parent,
+      `import { launch, stopAllOnSignals } from ${JSON.stringify(new URL('../../bench/launch.ts', import.meta.url).pathname)};
+       stopAllOnSignals();
+       const proc = await launch(${JSON.stringify(child)}, { role: 'driver', env: {} });
+       console.log(JSON.stringify({ child: proc.first.pid }));
+       ${LINGER}`,
+    );
+    const tsx = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
+    for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+      const proc = await launch(parent, { role: 'server', cwd: dir, env: {}, ownFlags: ['--import', tsx], startMs: 20_000 });
+      const started = proc.first.child as number;
+      expect(alive(started)).toBe(true);
+      proc.child.kill(signal);
+      await expect(proc.exited).resolves.toBe(code);
+      expect(alive(started)).toBe(false);
+    }
+  }, 60_000);
 
   it('kills a process that ignores SIGTERM once killAfterMs has passed', async () => {
     const path = script('stubborn', `process.on('SIGTERM', () => undefined); console.log('{}'); ${LINGER}`);

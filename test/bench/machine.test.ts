@@ -30,10 +30,15 @@ describe('compareBuilds', () => {
 });
 
 describe('option and serverNodeFlags', () => {
-  it('reads a value, or the fallback when the option or its value is missing', () => {
+  it('reads a value, or the fallback when the option is not given', () => {
     expect(option('rounds', '9', argv('--rounds', '5'))).toBe('5');
     expect(option('rounds', '9', argv('--label', 'x'))).toBe('9');
-    expect(option('rounds', '9', argv('--rounds'))).toBe('9');
+  });
+
+  it('stops the run on an option given without its value, rather than using the fallback', () => {
+    expect(() => option('out', 'bench/results', argv('--out'))).toThrow('--out needs a value');
+    expect(() => option('out', 'bench/results', argv('--out', '--label', 'x'))).toThrow('--out needs a value');
+    expect(() => serverNodeFlags(argv('--node-flags'))).toThrow('--node-flags needs a value');
   });
 
   it('splits --node-flags on spaces', () => {
