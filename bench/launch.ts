@@ -58,13 +58,15 @@ export function launch(script: string, options: LaunchOptions): Promise<Launched
   const exited = new Promise<number | null>((resolveExit) => {
     child.once('close', (code, signal) => {
       running.delete(child);
-      ended = signal ? `was ended by ${signal}` : `exited with code ${code}`;
+      // The first word on how it ended stands (see 'error' below).
+      ended ||= signal ? `was ended by ${signal}` : `exited with code ${code}`;
       resolveExit(code);
     });
-    // A process that cannot be spawned at all (no such command or working directory) emits 'error' and no 'close'.
+    // A process that cannot be spawned at all (no such command or working directory) emits 'error'
+    // first (and, on Node 20, a 'close' with code -2 after it).
     child.once('error', (error) => {
       running.delete(child);
-      ended = `could not be started (${error.message})`;
+      ended ||= `could not be started (${error.message})`;
       resolveExit(null);
     });
   });
