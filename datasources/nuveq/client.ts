@@ -89,13 +89,16 @@ export class NuveqClient extends VendorApi {
   fetchUser(userId: string, gate?: ConcurrencyGate, scope?: CallScope): Promise<NuveqUserRecord | null> {
     const kept = this.cache?.get(userId);
     if (kept) return Promise.resolve(kept.user);
-    return this.reads.run(userId, scope, (shared) =>
+    return this.reads.run(
+      userId,
+      scope,
       // The endpoint is the base URL itself (`.../api/`).
-      this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate, scope: shared }).then((res) => {
+      (shared) => this.http.request({ operation: 'user.detail', method: 'POST', path: '/', jsonText: this.detailBody(Number(userId)), read: true, gate, scope: shared }),
+      (res) => {
         const user = this.userOf(userId, res);
         this.cache?.set(userId, { user });
         return user;
-      }),
+      },
     );
   }
 

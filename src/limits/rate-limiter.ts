@@ -221,6 +221,17 @@ export class ConcurrencyGate {
     return this.wait(bounds).then(() => this.start(fn));
   }
 
+  /**
+   * A slot now, if one is free and nobody waits: the caller must `release()` it exactly once, when
+   * its work has ended. (`run` without a promise of its own around the work, for callers that
+   * learn the end of their work from a callback.)
+   */
+  tryAcquire(): boolean {
+    if (this.queue.size > 0 || this.active >= this.limit()) return false;
+    this.active++;
+    return true;
+  }
+
   private wait(bounds: WaitBounds | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const deadline = bounds?.deadline;
@@ -308,7 +319,8 @@ export class ConcurrencyGate {
     throw error;
   };
 
-  private release(): void {
+  /** Gives back a slot taken by `tryAcquire` (or by `run`, which does so itself). */
+  release(): void {
     this.active--;
     this.drain();
   }
@@ -368,6 +380,15 @@ export class AdaptiveConcurrency {
   /** Runs under the process-wide bound. */
   run<T>(fn: () => Promise<T>, bounds?: WaitBounds): Promise<T> {
     return this.shared.run(fn, bounds);
+  }
+
+  /** A process-wide slot now, if one is free (see ConcurrencyGate.tryAcquire); `release()` gives it back. */
+  tryAcquire(): boolean {
+    return this.shared.tryAcquire();
+  }
+
+  release(): void {
+    this.shared.release();
   }
 
   /** Calls waiting for the process-wide bound. */

@@ -25,7 +25,17 @@ export class Coalescer {
     return this.inflight.size;
   }
 
-  run<T>(key: string, scope: CallScope | undefined, work: (scope: CallScope | undefined) => Promise<T>, spent = false): Promise<T> {
+  /**
+   * The call for `key`: one already in flight, or `work`'s. `map`, when given, turns the answer
+   * into what callers get in the same reaction that ends the entry (a read that parses its answer
+   * needs no promise of its own for that); every caller, joined or first, gets the mapped value,
+   * or the error `work` or `map` ended with.
+   */
+  run<R, T = R>(key: string, scope: CallScope | undefined, work: (scope: CallScope | undefined) => Promise<R>, map?: (value: R) => T): Promise<T> {
+    return this.join(key, scope, work, map, false);
+  }
+
+  private join<R, T>(key: string, scope: CallScope | undefined, work: (scope: CallScope | undefined) => Promise<R>, map: ((value: R) => T) | undefined, spent: boolean): Promise<T> {
     const shared = this.inflight.get(key) as Promise<T> | undefined;
     if (scope) {
       if (scope.gone) return Promise.reject(new ClientGoneError());
@@ -42,24 +52,35 @@ export class Coalescer {
       return shared.catch((error: unknown) => {
         // What ended the call may be the first caller's alone: it left before the call was sent,
         // or its deadline (earlier than this caller's) ran out. A caller still here asks again.
-        if ((error instanceof ClientGoneError || error instanceof UpstreamTimeoutError) && !scope?.gone) return this.run(key, scope, work, true);
+        if ((error instanceof ClientGoneError || error instanceof UpstreamTimeoutError) && !scope?.gone) return this.join(key, scope, work, map, true);
         throw error;
       });
     }
     // Budgets are spent by each caller as it comes (above), never again inside the call, so the
     // first caller's budget cannot fail a call others share.
-    let call: Promise<T>;
+    let started: Promise<R>;
     try {
-      call = work(scope ? new SharedScope(scope) : undefined);
+      started = work(scope ? new SharedScope(scope) : undefined);
     } catch (error) {
       return Promise.reject(error);
     }
+    // The entry ends in the reaction that settles the call (no second reaction just for that).
+    const call: Promise<T> = started.then(
+      (value) => {
+        this.done(key, call);
+        return map ? map(value) : (value as unknown as T);
+      },
+      (error: unknown) => {
+        this.done(key, call);
+        throw error;
+      },
+    );
     this.inflight.set(key, call);
-    const done = () => {
-      if (this.inflight.get(key) === call) this.inflight.delete(key);
-    };
-    call.then(done, done);
     return call;
+  }
+
+  private done(key: string, call: Promise<unknown>): void {
+    if (this.inflight.get(key) === call) this.inflight.delete(key);
   }
 
   /** Calls in flight that a write has made stale: callers from now on make a new one. */

@@ -250,6 +250,56 @@ describe('upstream client', () => {
     }
   });
 
+  test('a plain JSON read (the hot call) gives its process slot back however it ends, and holds it through its retries', async () => {
+    let busy = 0;
+    sim
+      .on('POST', '/json-ok', () => ({ json: { ok: true } }))
+      .on('POST', '/json-down', () => ({ status: 503, text: '<html>down</html>' }))
+      .on('POST', '/json-redirect', () => ({ status: 302, headers: { location: `${other.url}/stolen` } }))
+      .on('POST', '/json-slow', async () => {
+        await new Promise((r) => setTimeout(r, 3000));
+        return { json: {} };
+      })
+      .on('POST', '/json-busy', async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        return ++busy < 3 ? { status: 503 } : { json: { attempt: busy } };
+      });
+    const concurrency = new AdaptiveConcurrency(1, { processMax: 1 });
+    const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics: new Metrics(), logger, concurrency, maxAttempts: 1 });
+    const plain = (path: string, deadline?: number) => c.request({ operation: 't.json', method: 'POST', path, jsonText: '{"a":1}', read: true, deadline });
+    try {
+      const ends: string[] = [];
+      for (const path of ['/json-ok', '/json-down', '/json-redirect', '/json-slow', '/json-ok']) {
+        const end = plain(path, path === '/json-slow' ? Date.now() + 200 : undefined).then((r) => String(r.status), (e: Error) => e.constructor.name);
+        let timer: NodeJS.Timeout | undefined;
+        ends.push(await Promise.race([end, new Promise<string>((r) => (timer = setTimeout(r, 2000, 'still waiting for a slot')))]));
+        clearTimeout(timer);
+      }
+      expect(ends).toEqual(['200', '503', 'UpstreamError', 'UpstreamTimeoutError', '200']);
+      // The one slot is free again, and taken by one call at a time.
+      expect(concurrency.tryAcquire()).toBe(true);
+      expect(concurrency.tryAcquire()).toBe(false);
+      concurrency.release();
+      const retrying = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics: new Metrics(), logger, concurrency, maxAttempts: 3 });
+      try {
+        // Two 503s, then an answer: the slot stays taken through the retries, so a second call waits.
+        const first = retrying.request({ operation: 't.json', method: 'POST', path: '/json-busy', jsonText: '{}', read: true });
+        const second = plain('/json-ok');
+        expect(concurrency.waiting).toBe(1);
+        expect((await first).status).toBe(200);
+        expect(busy).toBe(3);
+        expect((await second).status).toBe(200);
+        expect(concurrency.waiting).toBe(0);
+        expect(concurrency.tryAcquire()).toBe(true);
+        concurrency.release();
+      } finally {
+        await retrying.close();
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
   test('a 503 without Retry-After is a vendor down, not throttling: concurrency stays; with Retry-After it shrinks', async () => {
     const concurrency = new AdaptiveConcurrency(8);
     const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics, logger, concurrency, throttleStatuses: [429, 503], maxAttempts: 1 });

@@ -30,6 +30,32 @@ describe('Coalescer', () => {
     expect(await c.run('k', undefined, async () => 'asked again')).toBe('asked again');
   });
 
+  test('a mapped call: the answer is mapped once for every caller, and a map that throws fails them all and ends the entry', async () => {
+    const c = new Coalescer();
+    let maps = 0;
+    const answer = deferred<string>();
+    const map = (v: string) => (maps++, { v });
+    const all = [c.run('k', undefined, () => answer.promise, map), c.run('k', scope().scope, () => answer.promise, map)];
+    expect(c.size).toBe(1);
+    answer.resolve('x');
+    const [first, joined] = await Promise.all(all);
+    // One mapping: the joined caller gets the very object the first did.
+    expect(maps).toBe(1);
+    expect(first).toEqual({ v: 'x' });
+    expect(joined).toBe(first);
+    expect(c.size).toBe(0);
+    const bad = new Error('unreadable answer');
+    const failing = [1, 2].map(() =>
+      c.run('k', undefined, async () => 'y', () => {
+        throw bad;
+      }),
+    );
+    for (const f of failing) await expect(f).rejects.toBe(bad);
+    expect(c.size).toBe(0);
+    // Nothing kept: the next caller asks again.
+    expect(await c.run('k', undefined, async () => 'z', (v) => v.toUpperCase())).toBe('Z');
+  });
+
   test('callers of one key in flight share one call; a later caller starts a new one', async () => {
     const c = new Coalescer();
     let calls = 0;
