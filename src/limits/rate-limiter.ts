@@ -222,14 +222,43 @@ export class ConcurrencyGate {
   }
 
   /**
-   * A slot now, if one is free and nobody waits: the caller must `release()` it exactly once, when
-   * its work has ended. (`run` without a promise of its own around the work, for callers that
-   * learn the end of their work from a callback.)
+   * `run` for work that tells the gate itself when it has ended, so that no promise is chained
+   * after it: `fn` gets the slot's `release`, which it must call when its work has ended (calls
+   * after the first do nothing). When the turn never comes (the queue is full, the caller went,
+   * the deadline passed) `fn` never runs: `noTurn` is told and the promise rejects.
    */
-  tryAcquire(): boolean {
-    if (this.queue.size > 0 || this.active >= this.limit()) return false;
-    this.active++;
-    return true;
+  runHeld<T>(fn: (release: () => void) => Promise<T>, bounds?: WaitBounds, noTurn?: () => void): Promise<T> {
+    if (this.active < this.limit()) {
+      this.active++;
+      return this.hold(fn);
+    }
+    if (this.queue.size >= this.maxQueue) {
+      noTurn?.();
+      return Promise.reject(this.options.onFull?.() ?? new Error('too many calls waiting'));
+    }
+    return this.wait(bounds).then(
+      () => this.hold(fn),
+      (error: unknown) => {
+        noTurn?.();
+        throw error;
+      },
+    );
+  }
+
+  /** Runs `fn` in a slot already counted, handing it the one way to give the slot back. */
+  private hold<T>(fn: (release: () => void) => Promise<T>): Promise<T> {
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.release();
+    };
+    try {
+      return fn(release);
+    } catch (error) {
+      release();
+      return Promise.reject(error);
+    }
   }
 
   private wait(bounds: WaitBounds | undefined): Promise<void> {
@@ -319,8 +348,7 @@ export class ConcurrencyGate {
     throw error;
   };
 
-  /** Gives back a slot taken by `tryAcquire` (or by `run`, which does so itself). */
-  release(): void {
+  private release(): void {
     this.active--;
     this.drain();
   }
@@ -382,13 +410,9 @@ export class AdaptiveConcurrency {
     return this.shared.run(fn, bounds);
   }
 
-  /** A process-wide slot now, if one is free (see ConcurrencyGate.tryAcquire); `release()` gives it back. */
-  tryAcquire(): boolean {
-    return this.shared.tryAcquire();
-  }
-
-  release(): void {
-    this.shared.release();
+  /** `runHeld` under the process-wide bound (see ConcurrencyGate.runHeld). */
+  runHeld<T>(fn: (release: () => void) => Promise<T>, bounds?: WaitBounds, noTurn?: () => void): Promise<T> {
+    return this.shared.runHeld(fn, bounds, noTurn);
   }
 
   /** Calls waiting for the process-wide bound. */

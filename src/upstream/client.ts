@@ -372,10 +372,13 @@ export class UpstreamClient {
     // deadline bounds both.
     const run = () => this.attempts(call, Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY), note);
     const shared = this.options.concurrency;
-    // The hottest case (a JSON read with nothing of its own to add, no gate of its own, a free
-    // slot): the same steps as below in one promise (see `straight`).
-    if (!call.gate && this.plain(call, note) && !(call.rate && this.options.limiter) && (!shared || shared.tryAcquire())) {
-      return this.straight(call, Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY), shared, note);
+    // The hottest case, a JSON read with nothing of its own to add: the same steps as below, each
+    // gate told by a callback when the call has ended (see `straight`).
+    if (this.plain(call, note) && !(call.rate && this.options.limiter)) {
+      const go = (done?: () => void) => this.straight(call, Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY), done, note);
+      // The process's slot inside the batch's, as below; a process turn that never comes gives the batch's slot back.
+      const underShared = shared ? (batch?: () => void) => shared.runHeld((own) => go(batch ? () => (own(), batch()) : own), bounds, batch) : go;
+      return call.gate ? call.gate.runHeld(underShared, bounds) : underShared();
     }
     const bounded = shared ? () => shared.run(run, bounds) : run;
     return call.gate ? call.gate.run(bounded, bounds) : bounded();
@@ -442,22 +445,22 @@ export class UpstreamClient {
   }
 
   /**
-   * `attempts` for a plain call whose process-wide slot (`shared`) is already taken, with the
-   * first attempt's outcome handled in undici's own callback: one promise per call where
-   * `ConcurrencyGate.run`, `attempts` and `send` made three. A first answer that is final is the
-   * call's answer and gives the slot back; anything else goes on in `loop` exactly as from
-   * `attempts`, the slot held until it ends.
+   * `attempts` for a plain call, with the first attempt's outcome handled in undici's own callback:
+   * one promise per call where `ConcurrencyGate.run` (twice, the batch's and the process's),
+   * `attempts` and `send` made four. A first answer that is final is the call's answer; anything
+   * else goes on in `loop` exactly as from `attempts`. `done` (giving the call's gate slots back)
+   * is called once the call has ended, however it ends.
    */
-  private straight(call: UpstreamCall, deadline: number, shared: AdaptiveConcurrency | undefined, note?: CallNote): Promise<UpstreamResponse> {
+  private straight(call: UpstreamCall, deadline: number, done: (() => void) | undefined, note?: CallNote): Promise<UpstreamResponse> {
     const held = (rest: Promise<UpstreamResponse>): Promise<UpstreamResponse> =>
-      shared
+      done
         ? rest.then(
             (res) => {
-              shared.release();
+              done();
               return res;
             },
             (error: unknown) => {
-              shared.release();
+              done();
               throw error;
             },
           )
@@ -475,7 +478,7 @@ export class UpstreamClient {
           remaining < this.options.timeoutMs - 10,
           (res) => {
             if (!this.final(call, res, 1)) return resolve(held(this.loop(call, deadline, note, Promise.resolve(res))));
-            shared?.release();
+            done?.();
             try {
               resolve(this.accepted(res));
             } catch (error) {

@@ -6,6 +6,7 @@ import { selfSignedCertificate } from '../../../simulators/nureva/simulator.js';
 import { RateLimitedError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from '../../../src/errors.js';
 import { parseJson, parseRetryAfter, UpstreamClient } from '../../../src/upstream/client.js';
 import { AdaptiveConcurrency, RateLimiter } from '../../../src/limits/rate-limiter.js';
+import { RequestScope } from '../../../src/limits/request-scope.js';
 import { createLogger, SecretRegistry } from '../../../src/logger.js';
 import { Metrics } from '../../../src/metrics.js';
 import { EchoSimulator } from '../../helpers/echo-simulator.js';
@@ -19,6 +20,7 @@ describe('upstream client', () => {
   const logger = createLogger({ level: 'debug', secrets: new SecretRegistry(), destination: logs });
   let client: UpstreamClient;
   let attempts = 0;
+  let busy = 0;
 
   beforeAll(async () => {
     await other.start();
@@ -37,6 +39,19 @@ describe('upstream client', () => {
       .on('GET', '/busy-later', () => ({ status: 503, headers: { 'retry-after': '5' } }))
       .on('POST', '/pause', () => ({ status: 429, headers: { 'retry-after': '2' } }))
       .on('GET', '/after-pause', () => ({ json: { ok: true } }));
+    // Plain JSON reads (the hot call's shape: a body of its own, no headers of its own).
+    sim
+      .on('POST', '/json-ok', () => ({ json: { ok: true } }))
+      .on('POST', '/json-down', () => ({ status: 503, text: '<html>down</html>' }))
+      .on('POST', '/json-redirect', () => ({ status: 302, headers: { location: `${other.url}/stolen` } }))
+      .on('POST', '/json-slow', async () => {
+        await new Promise((r) => setTimeout(r, 3000));
+        return { json: {} };
+      })
+      .on('POST', '/json-busy', async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        return ++busy < 3 ? { status: 503 } : { json: { attempt: busy } };
+      });
     sim.on('GET', '/wait', async () => {
       await new Promise((r) => setTimeout(r, 250));
       return { json: {} };
@@ -251,19 +266,6 @@ describe('upstream client', () => {
   });
 
   test('a plain JSON read (the hot call) gives its process slot back however it ends, and holds it through its retries', async () => {
-    let busy = 0;
-    sim
-      .on('POST', '/json-ok', () => ({ json: { ok: true } }))
-      .on('POST', '/json-down', () => ({ status: 503, text: '<html>down</html>' }))
-      .on('POST', '/json-redirect', () => ({ status: 302, headers: { location: `${other.url}/stolen` } }))
-      .on('POST', '/json-slow', async () => {
-        await new Promise((r) => setTimeout(r, 3000));
-        return { json: {} };
-      })
-      .on('POST', '/json-busy', async () => {
-        await new Promise((r) => setTimeout(r, 50));
-        return ++busy < 3 ? { status: 503 } : { json: { attempt: busy } };
-      });
     const concurrency = new AdaptiveConcurrency(1, { processMax: 1 });
     const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics: new Metrics(), logger, concurrency, maxAttempts: 1 });
     const plain = (path: string, deadline?: number) => c.request({ operation: 't.json', method: 'POST', path, jsonText: '{"a":1}', read: true, deadline });
@@ -276,10 +278,11 @@ describe('upstream client', () => {
         clearTimeout(timer);
       }
       expect(ends).toEqual(['200', '503', 'UpstreamError', 'UpstreamTimeoutError', '200']);
-      // The one slot is free again, and taken by one call at a time.
-      expect(concurrency.tryAcquire()).toBe(true);
-      expect(concurrency.tryAcquire()).toBe(false);
-      concurrency.release();
+      // The one slot is free again: of two calls, one starts and one waits.
+      const two = [plain('/json-ok'), plain('/json-ok')];
+      expect(concurrency.waiting).toBe(1);
+      expect((await Promise.all(two)).map((r) => r.status)).toEqual([200, 200]);
+      expect(concurrency.waiting).toBe(0);
       const retrying = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics: new Metrics(), logger, concurrency, maxAttempts: 3 });
       try {
         // Two 503s, then an answer: the slot stays taken through the retries, so a second call waits.
@@ -290,11 +293,33 @@ describe('upstream client', () => {
         expect(busy).toBe(3);
         expect((await second).status).toBe(200);
         expect(concurrency.waiting).toBe(0);
-        expect(concurrency.tryAcquire()).toBe(true);
-        concurrency.release();
       } finally {
         await retrying.close();
       }
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("a plain JSON read in a batch: a process turn that never comes gives the batch's slot back", async () => {
+    const concurrency = new AdaptiveConcurrency(2, { processMax: 2 });
+    const gate = concurrency.batch();
+    const c = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 3000, metrics: new Metrics(), logger, concurrency, maxAttempts: 1 });
+    const batched = (ms: number) => c.request({ operation: 't.json', method: 'POST', path: '/json-ok', jsonText: '{}', read: true, gate, scope: new RequestScope(undefined, Date.now() + ms, 10) });
+    try {
+      // Both process slots taken by slow calls outside the batch.
+      const slow = [1, 2].map(() => c.request({ operation: 't.json', method: 'POST', path: '/json-slow', jsonText: '{}', read: true, deadline: Date.now() + 600 }).catch((e: Error) => e.constructor.name));
+      // A batch call takes one of the batch's two slots, then waits for a process slot past its deadline.
+      const late = batched(150);
+      expect(gate.waiting).toBe(0);
+      expect(concurrency.waiting).toBe(1);
+      await expect(late).rejects.toThrow();
+      // Both batch slots are free again: two more calls take them and wait for the process.
+      const next = [batched(5000), batched(5000)];
+      expect(gate.waiting).toBe(0);
+      expect(concurrency.waiting).toBe(2);
+      expect(await Promise.all(slow)).toEqual(['UpstreamTimeoutError', 'UpstreamTimeoutError']);
+      expect((await Promise.all(next)).map((r) => r.status)).toEqual([200, 200]);
     } finally {
       await c.close();
     }

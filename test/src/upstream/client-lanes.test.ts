@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createServer } from 'node:net';
+import type { SimReply } from '../../../simulators/server.js';
+import { SwitchboardError } from '../../../src/errors.js';
+import { AdaptiveConcurrency } from '../../../src/limits/rate-limiter.js';
+import { RequestScope } from '../../../src/limits/request-scope.js';
+import { createLogger, SecretRegistry } from '../../../src/logger.js';
+import { Metrics } from '../../../src/metrics.js';
+import { UpstreamClient, type UpstreamCall } from '../../../src/upstream/client.js';
+import { EchoSimulator } from '../../helpers/echo-simulator.js';
+import { LogCollector } from '../../helpers/gateway.js';
+
+/**
+ * UpstreamClient makes a plain JSON read (a body of its own, no headers or auth of its own: Nuveq's
+ * User Detail, the hottest vendor call) in one promise, its gate slots given back from undici's
+ * callback ("straight"), and every other call through ConcurrencyGate.run and `attempts`. The two
+ * must end every call the same way: the same call with one header of its own takes the general
+ * path, and each shape of vendor answer below is asked both ways, alone, in a batch, and with the
+ * process bound full, comparing what the caller gets, how often the vendor was asked, what the
+ * metrics counted, and that every slot is free again afterwards.
+ */
+
+type Script = Array<SimReply | (() => Promise<SimReply>)>;
+
+/** Each shape: what the vendor answers to the 1st, 2nd, ... attempt (the last repeats). */
+const SHAPES: Record<string, Script> = {
+  ok: [{ json: { data: { name: 'Ada' } } }],
+  'not found': [{ status: 404, json: { error: 'User not found.' } }],
+  'server error': [{ status: 500, json: { error: 'boom' } }],
+  'bad gateway, then ok': [{ status: 502 }, { json: { ok: 2 } }],
+  'unavailable every time': [{ status: 503, text: '<html>down</html>' }],
+  'unavailable with Retry-After, then ok': [{ status: 503, headers: { 'retry-after': '0' } }, { json: { ok: 2 } }],
+  'throttled, then ok': [{ status: 429, headers: { 'retry-after': '0' } }, { json: { ok: 2 } }],
+  'throttled for longer than the deadline': [{ status: 429, headers: { 'retry-after': '30' } }],
+  'throttled without Retry-After, then ok': [{ status: 429 }, { json: { ok: 3 } }],
+  redirect: [{ status: 302, headers: { location: 'http://127.0.0.1:9/elsewhere' } }],
+  'HTML with 200': [{ text: '<html>maintenance</html>', headers: { 'content-type': 'text/html' } }],
+  'too large': [{ text: 'x'.repeat(3 * 1024 * 1024) }],
+  'too slow for the deadline': [
+    async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return { json: {} };
+    },
+  ],
+  'slow once, then ok': [
+    async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return { status: 504 };
+    },
+    { json: { ok: 2 } },
+  ],
+};
+
+const LANES = ['plain', 'general'] as const;
+type Lane = (typeof LANES)[number];
+
+describe('UpstreamClient: a plain JSON read ends every call as the general path does', () => {
+  const sim = new EchoSimulator();
+  const logger = createLogger({ level: 'info', secrets: new SecretRegistry(), destination: new LogCollector() });
+  const asked = new Map<string, number>();
+
+  beforeAll(async () => {
+    for (const [shape, script] of Object.entries(SHAPES)) {
+      for (const lane of LANES) {
+        for (const mode of ['alone', 'batch', 'queued']) {
+          const path = `/${lane}/${mode}/${encodeURIComponent(shape)}`;
+          sim.on('POST', path, async () => {
+            const n = (asked.get(path) ?? 0) + 1;
+            asked.set(path, n);
+            const step = script[Math.min(n, script.length) - 1]!;
+            return typeof step === 'function' ? step() : step;
+          });
+        }
+      }
+    }
+    // Holds a process slot for a while (the `queued` mode's first two calls).
+    sim.on('GET', '/hold', async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      return { json: {} };
+    });
+    await sim.start();
+  });
+  afterAll(() => sim.stop());
+
+  /** A call of either lane: the general one differs only by a header of its own. */
+  const call = (lane: Lane, mode: string, shape: string, extra: Partial<UpstreamCall> = {}): UpstreamCall => ({
+    operation: 'lanes.detail',
+    method: 'POST',
+    path: `/${lane}/${mode}/${encodeURIComponent(shape)}`,
+    jsonText: '{"user_id":1}',
+    read: true,
+    ...(lane === 'general' ? { headers: { 'x-lane': 'general' } } : {}),
+    ...extra,
+  });
+
+  /** What a caller can tell of how a call ended. */
+  const outcome = (p: Promise<{ status: number; text: string }>) =>
+    p.then(
+      (res) => `status ${res.status}, ${res.text.length} bytes`,
+      (error: unknown) => (error instanceof SwitchboardError ? `${error.constructor.name} ${error.code}` : `other ${String(error)}`),
+    );
+
+  /** The upstream request counts by outcome, from the metrics text. */
+  const counted = async (metrics: Metrics) =>
+    (await metrics.registry.metrics())
+      .split('\n')
+      .filter((line) => line.startsWith('switchboard_upstream_requests_total{') && line.includes('lanes.detail'))
+      .sort();
+
+  async function runLane(lane: Lane, mode: 'alone' | 'batch' | 'queued', shape: string) {
+    const metrics = new Metrics();
+    const concurrency = new AdaptiveConcurrency(2, { processMax: 2 });
+    const client = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 1000, metrics, logger, concurrency, maxAttempts: 3 });
+    try {
+      const scope = new RequestScope(undefined, Date.now() + 800, 10);
+      const gate = mode === 'alone' ? undefined : concurrency.batch();
+      // Queued: the process bound is full at first, so the call waits its turn, then runs.
+      const holders = mode === 'queued' ? [1, 2].map(() => client.request({ operation: 'lanes.hold', method: 'GET', path: '/hold', headers: { 'x-hold': '1' } }).catch(() => undefined)) : [];
+      const asking = client.request(call(lane, mode, shape, { gate, scope }));
+      const waited = concurrency.waiting;
+      const ended = await outcome(asking);
+      await Promise.all(holders);
+      // Every slot free again: nobody is left waiting at either bound.
+      const free = gate ? [gate.waiting, concurrency.waiting] : [concurrency.waiting];
+      return { ended, waited, asked: asked.get(`/${lane}/${mode}/${encodeURIComponent(shape)}`) ?? 0, counted: await counted(metrics), free };
+    } finally {
+      await client.close();
+    }
+  }
+
+  for (const shape of Object.keys(SHAPES)) {
+    for (const mode of ['alone', 'batch', 'queued'] as const) {
+      test(`${shape}, ${mode}`, async () => {
+        const [plain, general] = [await runLane('plain', mode, shape), await runLane('general', mode, shape)];
+        expect(plain.asked).toBeGreaterThan(0);
+        // Queued calls did wait for the process bound.
+        expect(plain.waited).toBe(mode === 'queued' ? 1 : 0);
+        expect(plain).toEqual(general);
+        expect(plain.free.every((n) => n === 0)).toBe(true);
+      }, 20_000);
+    }
+  }
+
+  test('a vendor that refuses connections: both retry, then UPSTREAM_UNAVAILABLE', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((resolvePort) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolvePort(p));
+      });
+    });
+    const ends: string[] = [];
+    for (const lane of LANES) {
+      const concurrency = new AdaptiveConcurrency(2);
+      const client = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 1000, metrics: new Metrics(), logger, concurrency, maxAttempts: 3 });
+      try {
+        ends.push(await outcome(client.request(call(lane, 'alone', 'refused'))));
+        expect(concurrency.waiting).toBe(0);
+      } finally {
+        await client.close();
+      }
+    }
+    expect(ends[0]).toMatch(/^UpstreamUnavailableError/);
+    expect(ends[0]).toBe(ends[1]);
+  });
+});
