@@ -370,16 +370,25 @@ export class UpstreamClient {
     // The timeout is for the vendor's answer: time spent queued behind our own concurrency limit
     // does not count, or a large batch would time out calls it never made. The request's own
     // deadline bounds both.
-    const run = () => this.attempts(call, Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY), note);
+    // Worked out when the call's turn comes, not when it was asked for.
+    const deadline = () => Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY);
     const shared = this.options.concurrency;
-    // The hottest case, a JSON read with nothing of its own to add: the same steps as below, each
+    // The hottest case, a JSON call with nothing of its own to add: the same steps as below, each
     // gate told by a callback when the call has ended (see `straight`).
     if (this.plain(call, note) && !(call.rate && this.options.limiter)) {
-      const go = (done?: () => void) => this.straight(call, Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY), done, note);
+      const go = (done?: () => void) => {
+        try {
+          return this.straight(call, deadline(), done, note);
+        } catch (error) {
+          done?.();
+          return Promise.reject(error as Error);
+        }
+      };
       // The process's slot inside the batch's, as below; a process turn that never comes gives the batch's slot back.
       const underShared = shared ? (batch?: () => void) => shared.runHeld((own) => go(batch ? () => (own(), batch()) : own), bounds, batch) : go;
       return call.gate ? call.gate.runHeld(underShared, bounds) : underShared();
     }
+    const run = () => this.attempts(call, deadline(), note);
     const bounded = shared ? () => shared.run(run, bounds) : run;
     return call.gate ? call.gate.run(bounded, bounds) : bounded();
   }
@@ -446,10 +455,11 @@ export class UpstreamClient {
 
   /**
    * `attempts` for a plain call, with the first attempt's outcome handled in undici's own callback:
-   * one promise per call where `ConcurrencyGate.run` (twice, the batch's and the process's),
-   * `attempts` and `send` made four. A first answer that is final is the call's answer; anything
-   * else goes on in `loop` exactly as from `attempts`. `done` (giving the call's gate slots back)
-   * is called once the call has ended, however it ends.
+   * when its gates let it through at once and the first answer is final, one promise per call where
+   * `ConcurrencyGate.run` (twice, the batch's and the process's), `attempts` and `send` made four.
+   * A first answer that is final is the call's answer; anything else goes on in `loop` exactly as
+   * from `attempts`. `done` (giving the call's gate slots back) is called once the call has ended,
+   * however it ends, and after `accepted`, as the general path gives its slots back after it.
    */
   private straight(call: UpstreamCall, deadline: number, done: (() => void) | undefined, note?: CallNote): Promise<UpstreamResponse> {
     const held = (rest: Promise<UpstreamResponse>): Promise<UpstreamResponse> =>
@@ -478,12 +488,16 @@ export class UpstreamClient {
           remaining < this.options.timeoutMs - 10,
           (res) => {
             if (!this.final(call, res, 1)) return resolve(held(this.loop(call, deadline, note, Promise.resolve(res))));
-            done?.();
+            // Success first (it may raise the adaptive limit), then the slots, as the general path.
+            let accepted: UpstreamResponse;
             try {
-              resolve(this.accepted(res));
+              accepted = this.accepted(res);
             } catch (error) {
-              resolve(Promise.reject(error as Error));
+              done?.();
+              return resolve(Promise.reject(error as Error));
             }
+            done?.();
+            resolve(accepted);
           },
           failed,
         );

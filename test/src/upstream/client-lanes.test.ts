@@ -17,7 +17,7 @@ import { LogCollector } from '../../helpers/gateway.js';
  * must end every call the same way: the same call with one header of its own takes the general
  * path, and each shape of vendor answer below is asked both ways, alone, in a batch, and with the
  * process bound full, comparing what the caller gets, how often the vendor was asked, what the
- * metrics counted, and that every slot is free again afterwards.
+ * metrics counted, the adaptive limit after it, and how many slots are in use afterwards.
  */
 
 type Script = Array<SimReply | (() => Promise<SimReply>)>;
@@ -120,9 +120,14 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
       const waited = concurrency.waiting;
       const ended = await outcome(asking);
       await Promise.all(holders);
-      // Every slot free again: nobody is left waiting at either bound.
-      const free = gate ? [gate.waiting, concurrency.waiting] : [concurrency.waiting];
-      return { ended, waited, asked: asked.get(`/${lane}/${mode}/${encodeURIComponent(shape)}`) ?? 0, counted: await counted(metrics), free };
+      const left = gate ? [gate.waiting, concurrency.waiting] : [concurrency.waiting];
+      // The slots in use afterwards: of three more calls, as many start as the (adaptive) limit
+      // allows and the rest wait at the first bound. A slot kept, or given back twice, shows here.
+      const current = concurrency.current;
+      const probes = [1, 2, 3].map(() => client.request({ operation: 'lanes.hold', method: 'GET', path: '/hold', headers: { 'x-hold': '1' }, gate }).catch(() => undefined));
+      const probed = gate ? [gate.waiting, concurrency.waiting] : [concurrency.waiting];
+      await Promise.all(probes);
+      return { ended, waited, asked: asked.get(`/${lane}/${mode}/${encodeURIComponent(shape)}`) ?? 0, counted: await counted(metrics), left, current, probed };
     } finally {
       await client.close();
     }
@@ -136,7 +141,9 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
         // Queued calls did wait for the process bound.
         expect(plain.waited).toBe(mode === 'queued' ? 1 : 0);
         expect(plain).toEqual(general);
-        expect(plain.free.every((n) => n === 0)).toBe(true);
+        expect(plain.left.every((n) => n === 0)).toBe(true);
+        // Both bounds have `current` slots here (processMax is the batch's max).
+        expect(plain.probed).toEqual(mode === 'alone' ? [3 - plain.current] : [3 - plain.current, 0]);
       }, 20_000);
     }
   }
