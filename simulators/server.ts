@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock, type Clock } from '../src/clock.js';
 
@@ -139,6 +140,9 @@ export abstract class Simulator {
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
     this.stopping = new AbortController();
+    // One listener per request waiting out its latency, each removed when its wait ends: as many as
+    // requests in flight, which Node's default warning (more than 10) would call a leak.
+    setMaxListeners(0, this.stopping.signal);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     const server = this.options.tls ? createHttpsServer({ key: this.options.tls.key, cert: this.options.tls.cert }, handler) : createHttpServer(handler);
     server.keepAliveTimeout = 60_000;
