@@ -369,8 +369,7 @@ export class UpstreamClient {
     }
     // The timeout is for the vendor's answer: time spent queued behind our own concurrency limit
     // does not count, or a large batch would time out calls it never made. The request's own
-    // deadline bounds both.
-    // Worked out when the call's turn comes, not when it was asked for.
+    // deadline bounds both, worked out when the call's turn comes, not when it was asked for.
     const deadline = () => Math.min(call.deadline ?? this.now() + this.options.timeoutMs, scope?.deadline ?? Number.POSITIVE_INFINITY);
     const shared = this.options.concurrency;
     // The hottest case, a JSON call with nothing of its own to add: the same steps as below, each
