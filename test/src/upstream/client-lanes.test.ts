@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createServer } from 'node:net';
 import type { SimReply } from '../../../simulators/server.js';
-import { SwitchboardError } from '../../../src/errors.js';
+import { RateLimitedError, SwitchboardError, UpstreamTimeoutError } from '../../../src/errors.js';
 import { AdaptiveConcurrency } from '../../../src/limits/rate-limiter.js';
 import { RequestScope } from '../../../src/limits/request-scope.js';
 import { createLogger, SecretRegistry } from '../../../src/logger.js';
@@ -17,7 +17,10 @@ import { LogCollector } from '../../helpers/gateway.js';
  * must end every call the same way: the same call with one header of its own takes the general
  * path, and each shape of vendor answer below is asked both ways, alone, in a batch, and with the
  * process bound full, comparing what the caller gets, how often the vendor was asked, what the
- * metrics counted, the adaptive limit after it, and how many slots are in use afterwards.
+ * metrics counted, the adaptive limit after it, and how many slots are in use afterwards. Each shape
+ * is also asked as a write (never retried), and the ends that come before any answer (the caller
+ * gone while queued, the queue full, the deadline passed while queued, a path undici refuses) are
+ * asked both ways too.
  */
 
 type Script = Array<SimReply | (() => Promise<SimReply>)>;
@@ -62,7 +65,7 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
   beforeAll(async () => {
     for (const [shape, script] of Object.entries(SHAPES)) {
       for (const lane of LANES) {
-        for (const mode of ['alone', 'batch', 'queued']) {
+        for (const mode of ['alone', 'batch', 'queued', 'write']) {
           const path = `/${lane}/${mode}/${encodeURIComponent(shape)}`;
           sim.on('POST', path, async () => {
             const n = (asked.get(path) ?? 0) + 1;
@@ -73,6 +76,14 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
         }
       }
     }
+    sim.on('POST', '/plain/edge/ok', async () => {
+      asked.set('/plain/edge/ok', (asked.get('/plain/edge/ok') ?? 0) + 1);
+      return { json: {} };
+    });
+    sim.on('POST', '/general/edge/ok', async () => {
+      asked.set('/general/edge/ok', (asked.get('/general/edge/ok') ?? 0) + 1);
+      return { json: {} };
+    });
     // Holds a process slot for a while (the `queued` mode's first two calls).
     sim.on('GET', '/hold', async () => {
       await new Promise((r) => setTimeout(r, 100));
@@ -107,17 +118,37 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
       .filter((line) => line.startsWith('switchboard_upstream_requests_total{') && line.includes('lanes.detail'))
       .sort();
 
-  async function runLane(lane: Lane, mode: 'alone' | 'batch' | 'queued', shape: string) {
+  /** How a call is asked: behind how many holders of the process bound, in a batch or not, and so on. */
+  interface Setting {
+    /** Calls holding the process bound (2 fill it; a third waits). */
+    holders: number;
+    batched: boolean;
+    read: boolean;
+    deadlineMs: number;
+    maxQueue: number;
+    /** The caller goes once the call is queued. */
+    endWhileQueued: boolean;
+    /** A path of its own instead of the shape's. */
+    path?: string;
+  }
+
+  async function measure(lane: Lane, mode: string, shape: string, setting: Setting) {
     const metrics = new Metrics();
-    const concurrency = new AdaptiveConcurrency(2, { processMax: 2 });
+    const concurrency = new AdaptiveConcurrency(2, {
+      processMax: 2,
+      maxQueue: setting.maxQueue,
+      onFull: () => new RateLimitedError(1, 'Too many calls are waiting'),
+      onTimeout: () => new UpstreamTimeoutError('NUVEQ', 'Out of time waiting for a connection'),
+    });
     const client = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 1000, metrics, logger, concurrency, maxAttempts: 3 });
     try {
-      const scope = new RequestScope(undefined, Date.now() + 800, 10);
-      const gate = mode === 'alone' ? undefined : concurrency.batch();
-      // Queued: the process bound is full at first, so the call waits its turn, then runs.
-      const holders = mode === 'queued' ? [1, 2].map(() => client.request({ operation: 'lanes.hold', method: 'GET', path: '/hold', headers: { 'x-hold': '1' } }).catch(() => undefined)) : [];
-      const asking = client.request(call(lane, mode, shape, { gate, scope }));
+      // As the HTTP front makes it: no signal of its own, ended when the client closes the connection.
+      const scope = new RequestScope(undefined, Date.now() + setting.deadlineMs, 10);
+      const gate = setting.batched ? concurrency.batch() : undefined;
+      const holders = Array.from({ length: setting.holders }, () => client.request({ operation: 'lanes.hold', method: 'GET', path: '/hold', headers: { 'x-hold': '1' } }).catch(() => undefined));
+      const asking = client.request(call(lane, mode, shape, { gate, scope, read: setting.read, ...(setting.path ? { path: setting.path } : {}) }));
       const waited = concurrency.waiting;
+      if (setting.endWhileQueued) scope.end();
       const ended = await outcome(asking);
       await Promise.all(holders);
       const left = gate ? [gate.waiting, concurrency.waiting] : [concurrency.waiting];
@@ -133,8 +164,12 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
     }
   }
 
+  const runLane = (lane: Lane, mode: 'alone' | 'batch' | 'queued' | 'write', shape: string) =>
+    // Queued: the process bound is full at first, so the call waits its turn, then runs.
+    measure(lane, mode, shape, { holders: mode === 'queued' ? 2 : 0, batched: mode === 'batch' || mode === 'queued', read: mode !== 'write', deadlineMs: 800, maxQueue: 10, endWhileQueued: false });
+
   for (const shape of Object.keys(SHAPES)) {
-    for (const mode of ['alone', 'batch', 'queued'] as const) {
+    for (const mode of ['alone', 'batch', 'queued', 'write'] as const) {
       test(`${shape}, ${mode}`, async () => {
         const [plain, general] = [await runLane('plain', mode, shape), await runLane('general', mode, shape)];
         expect(plain.asked).toBeGreaterThan(0);
@@ -142,8 +177,40 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
         expect(plain.waited).toBe(mode === 'queued' ? 1 : 0);
         expect(plain).toEqual(general);
         expect(plain.left.every((n) => n === 0)).toBe(true);
+        if (mode === 'write') expect(plain.asked).toBe(1);
         // Both bounds have `current` slots here (processMax is the batch's max).
-        expect(plain.probed).toEqual(mode === 'alone' ? [3 - plain.current] : [3 - plain.current, 0]);
+        expect(plain.probed).toEqual(mode === 'alone' || mode === 'write' ? [3 - plain.current] : [3 - plain.current, 0]);
+      }, 20_000);
+    }
+  }
+
+  /** Ends that come before the vendor answers, each asked with the process bound full of holders. */
+  const EDGES = {
+    'the caller goes while queued': { holders: 2, maxQueue: 10, endWhileQueued: true, deadlineMs: 800 },
+    'the queue is full': { holders: 3, maxQueue: 1, endWhileQueued: false, deadlineMs: 800 },
+    'the deadline passes while queued': { holders: 2, maxQueue: 10, endWhileQueued: false, deadlineMs: 40 },
+    'a path undici refuses': { holders: 0, maxQueue: 10, endWhileQueued: false, deadlineMs: 800, path: '/edge/bad path' },
+  } as const;
+
+  const runEdge = (lane: Lane, edge: keyof typeof EDGES, batched: boolean) => measure(lane, 'edge', 'ok', { ...EDGES[edge], batched, read: true });
+
+  for (const edge of Object.keys(EDGES) as Array<keyof typeof EDGES>) {
+    for (const batched of [false, true]) {
+      test(`${edge}${batched ? ', in a batch' : ''}: both lanes end it alike, the vendor not asked, every slot back`, async () => {
+        const [plain, general] = [await runEdge('plain', edge, batched), await runEdge('general', edge, batched)];
+        expect(plain).toEqual(general);
+        expect(plain.asked).toBe(0);
+        expect(plain.left.every((n) => n === 0)).toBe(true);
+        expect(plain.probed).toEqual(batched ? [3 - plain.current, 0] : [3 - plain.current]);
+        const expected = {
+          'the caller goes while queued': /^ClientGoneError UPSTREAM_UNAVAILABLE$/,
+          'the queue is full': /^RateLimitedError RATE_LIMITED$/,
+          'the deadline passes while queued': /^UpstreamTimeoutError UPSTREAM_TIMEOUT$/,
+          'a path undici refuses': /^\w+Error \w+$/,
+        }[edge];
+        expect(plain.ended).toMatch(expected);
+        // With the process bound full, one call waits: ours, or (queue full) the third holder.
+        expect(plain.waited).toBe(EDGES[edge].holders > 0 ? 1 : 0);
       }, 20_000);
     }
   }
