@@ -17,7 +17,7 @@ import { runSubscriberBench, type SubscriberBenchResult } from './subscriptions.
  * beside a bare node:http + undici proxy on the same simulated upstream, each in its own process,
  * interleaved in rounds, every sampled answer checked before it counts.
  *
- * Options: --rounds N (3), --duration S (10), --latency MS (0), --label TEXT, --skip-d, --d-seconds S (90),
+ * Options: --rounds N (3), --duration S (10), --warmup S (1), --latency MS (0), --label TEXT, --skip-d, --d-seconds S (90),
  *          --only A,B,C,D,E,M,S (all; A, B and P always run, as the hot path's measurement, so it selects C, D, E, M and S),
  *          --no-apollo (skip the Apollo Server contenders in A),
  *          --compare 'NAME=path/to/dist/src/app/main.js [node flags]' (repeatable: another build of the gateway in A's
@@ -34,6 +34,14 @@ const OUT = resolve(option('out', resolve(ROOT, 'bench/results')));
 
 const ROUNDS = Number(option('rounds', '3'));
 const DURATION = Number(option('duration', '10'));
+/**
+ * Seconds of the same load, not counted, before each measured round of A, B and E. Between its
+ * rounds a server idles for the others' (about 40 s in A), during which V8 deoptimizes code the
+ * server runs hot (undici's HTTP/1 client among it); the first second back, spent optimizing it
+ * again, costs up to twice the CPU per request of the seconds after it (README, "A server that has
+ * been idle"). Which server that hits in which round is chance: noise in a comparison of steady rates.
+ */
+const WARMUP = Number(option('warmup', '1'));
 const LATENCY = Number(option('latency', '0'));
 const LABEL = option('label', 'run');
 const D_SECONDS = Number(option('d-seconds', '90'));
@@ -189,6 +197,11 @@ async function load(spec: LoadSpec): Promise<LoadResult> {
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   };
+}
+
+/** Runs `spec`'s load for WARMUP seconds and drops the result (see WARMUP). */
+async function warm(spec: Omit<LoadSpec, 'duration'>): Promise<void> {
+  if (WARMUP > 0) await load({ ...spec, duration: WARMUP });
 }
 
 async function stats(control: string): Promise<Record<string, any>> {
@@ -417,7 +430,11 @@ async function main(): Promise<void> {
     const names = ['baseline', 'gateway', ...others.keys()];
     const order = [...names.slice(r % names.length), ...names.slice(0, r % names.length)];
     const res: Record<string, LoadResult> = {};
-    for (const who of order) res[who] = await load({ ...(who === 'gateway' ? aGateway : who === 'baseline' ? aBaseline : others.get(who)!.spec), duration: DURATION });
+    for (const who of order) {
+      const spec = { ...(who === 'gateway' ? aGateway : who === 'baseline' ? aBaseline : others.get(who)!.spec), duration: DURATION };
+      await warm(spec);
+      res[who] = await load(spec);
+    }
     const extra = Object.fromEntries([...others.keys()].map((k) => [k, res[k]!]));
     a.push({ baseline: res.baseline!, gateway: res.gateway!, ratio: res.gateway!.rps / res.baseline!.rps, others: extra });
     const more = Object.entries(extra).map(([k, v]) => `, ${k} ${round(v.rps)} req/s (ratio ${round(v.rps / res.baseline!.rps, 2)}, CPU ${round(v.cpuUsPerRequest)} µs/req)`).join('');
@@ -430,7 +447,9 @@ async function main(): Promise<void> {
   for (const spec of [bBaseline, bGateway]) await load({ ...spec, duration: 2 });
   const b: Array<{ baseline: LoadResult; gateway: LoadResult; ratio: number; vendorCallsPerRequest: number }> = [];
   for (let r = 0; r < ROUNDS; r++) {
+    await warm(bBaseline);
     const bl = await load({ ...bBaseline, duration: DURATION });
+    await warm(bGateway);
     const gw = await load({ ...bGateway, duration: DURATION });
     // Vendor calls per request over an exact number of requests, all answered before counting
     // (a timed run leaves requests in flight at its end, whose calls would be miscounted).
@@ -537,7 +556,7 @@ async function main(): Promise<void> {
           path: '/graphql',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ query: LOGIN }),
-          onResponse: (status: number, body: string) => {
+          onResponse: (_status: number, body: string) => {
             try {
               const parsed = JSON.parse(body) as { data?: any; errors?: Array<{ extensions?: { code?: string; retryAfter?: number } }> };
               if (parsed.data?.loginClient?.token) data++;
@@ -586,6 +605,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const res: (typeof rounds)[number] = {};
       for (const who of r % 2 ? ['gateway', 'baseline'] : ['baseline', 'gateway']) {
+        await warm(specs[who]!);
         await new Promise((done) => setTimeout(done, 300));
         await reset(controlE);
         const run = await load(specs[who]!);
@@ -636,7 +656,7 @@ async function main(): Promise<void> {
   const report = {
     label: LABEL,
     machine,
-    settings: { rounds: ROUNDS, durationSeconds: DURATION, connections: 50, upstreamLatencyMs: LATENCY, ...(COMPARE.length ? { compared: COMPARE } : {}) },
+    settings: { rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, connections: 50, upstreamLatencyMs: LATENCY, ...(COMPARE.length ? { compared: COMPARE } : {}) },
     A: {
       gateway: summary(a.map((x) => x.gateway)),
       baseline: summary(a.map((x) => x.baseline)),
@@ -785,7 +805,7 @@ function markdown(r: any): string {
   const lines = [
     `### ${r.label}: ${r.machine.date.slice(0, 10)}, ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
     '',
-    `${r.settings.rounds} interleaved rounds of ${r.settings.durationSeconds} s, ${r.settings.connections} connections, upstream latency ${r.settings.upstreamLatencyMs} ms; ${r.machine.pinned}${r.machine.nodeFlags ? `; every server run with ${r.machine.nodeFlags}` : ''}.`,
+    `${r.settings.rounds} interleaved rounds of ${r.settings.durationSeconds} s${r.settings.warmupSeconds ? ` (each after ${r.settings.warmupSeconds} s of the same load, not counted)` : ''}, ${r.settings.connections} connections, upstream latency ${r.settings.upstreamLatencyMs} ms; ${r.machine.pinned}${r.machine.nodeFlags ? `; every server run with ${r.machine.nodeFlags}` : ''}.`,
     '',
     '| workload / server | req/s (median) | p50 ms | p99 ms | server CPU µs/req | busy: server core / load generator core |',
     '|---|---|---|---|---|---|',
