@@ -694,6 +694,11 @@ export class UpstreamClient {
     } else if (code === 'SB_CERT_MISMATCH' || cause?.code === 'SB_CERT_MISMATCH' || error instanceof CertificateMismatchError) {
       outcome = 'tls';
       mapped = new UpstreamError(vendor, 'The vendor certificate does not match the one registered; nothing was sent');
+    } else if (code === 'UND_ERR_INVALID_ARG') {
+      // undici refused the request before sending it (a path or header it cannot send): asking
+      // again would be refused again, so this is not the retryable "could not be reached".
+      outcome = 'error';
+      mapped = new UpstreamError(vendor, 'The vendor call could not be made: undici refused the request; nothing was sent');
     } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       outcome = 'timeout';
       mapped = new UpstreamTimeoutError(vendor);

@@ -54,6 +54,10 @@ const SHAPES: Record<string, Script> = {
   ],
 };
 
+/** What the test's gates end a call with, told apart from every other end by class. */
+class QueueFullError extends RateLimitedError {}
+class QueueTimeoutError extends UpstreamTimeoutError {}
+
 const LANES = ['plain', 'general'] as const;
 type Lane = (typeof LANES)[number];
 
@@ -76,14 +80,12 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
         }
       }
     }
-    sim.on('POST', '/plain/edge/ok', async () => {
-      asked.set('/plain/edge/ok', (asked.get('/plain/edge/ok') ?? 0) + 1);
-      return { json: {} };
-    });
-    sim.on('POST', '/general/edge/ok', async () => {
-      asked.set('/general/edge/ok', (asked.get('/general/edge/ok') ?? 0) + 1);
-      return { json: {} };
-    });
+    for (const lane of LANES) {
+      sim.on('POST', `/${lane}/edge/ok`, async () => {
+        asked.set(`/${lane}/edge/ok`, (asked.get(`/${lane}/edge/ok`) ?? 0) + 1);
+        return { json: {} };
+      });
+    }
     // Holds a process slot for a while (the `queued` mode's first two calls).
     sim.on('GET', '/hold', async () => {
       await new Promise((r) => setTimeout(r, 100));
@@ -128,26 +130,33 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
     maxQueue: number;
     /** The caller goes once the call is queued. */
     endWhileQueued: boolean;
-    /** A path of its own instead of the shape's. */
+    /** A path of its own (after the lane) instead of the shape's. */
     path?: string;
+    /** The holders hold the call's batch gate too, so that it waits there first. */
+    holdBatch?: boolean;
   }
 
   async function measure(lane: Lane, mode: string, shape: string, setting: Setting) {
+    const path = setting.path ? `/${lane}${setting.path}` : `/${lane}/${mode}/${encodeURIComponent(shape)}`;
+    asked.delete(path);
     const metrics = new Metrics();
     const concurrency = new AdaptiveConcurrency(2, {
       processMax: 2,
       maxQueue: setting.maxQueue,
-      onFull: () => new RateLimitedError(1, 'Too many calls are waiting'),
-      onTimeout: () => new UpstreamTimeoutError('NUVEQ', 'Out of time waiting for a connection'),
+      // Classes of their own: an end at the gate tells itself apart from the client's own timeout.
+      onFull: () => new QueueFullError(1, 'Too many calls are waiting'),
+      onTimeout: () => new QueueTimeoutError('NUVEQ', 'Out of time waiting for a connection'),
     });
     const client = new UpstreamClient({ vendor: 'NUVEQ', baseUrl: sim.url, timeoutMs: 1000, metrics, logger, concurrency, maxAttempts: 3 });
     try {
       // As the HTTP front makes it: no signal of its own, ended when the client closes the connection.
       const scope = new RequestScope(undefined, Date.now() + setting.deadlineMs, 10);
       const gate = setting.batched ? concurrency.batch() : undefined;
-      const holders = Array.from({ length: setting.holders }, () => client.request({ operation: 'lanes.hold', method: 'GET', path: '/hold', headers: { 'x-hold': '1' } }).catch(() => undefined));
-      const asking = client.request(call(lane, mode, shape, { gate, scope, read: setting.read, ...(setting.path ? { path: setting.path } : {}) }));
-      const waited = concurrency.waiting;
+      const holders = Array.from({ length: setting.holders }, () =>
+        client.request({ operation: 'lanes.hold', method: 'GET', path: '/hold', headers: { 'x-hold': '1' }, ...(setting.holdBatch ? { gate } : {}) }).catch(() => undefined),
+      );
+      const asking = client.request(call(lane, mode, shape, { gate, scope, read: setting.read, path }));
+      const waited = (gate?.waiting ?? 0) + concurrency.waiting;
       if (setting.endWhileQueued) scope.end();
       const ended = await outcome(asking);
       await Promise.all(holders);
@@ -158,7 +167,7 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
       const probes = [1, 2, 3].map(() => client.request({ operation: 'lanes.hold', method: 'GET', path: '/hold', headers: { 'x-hold': '1' }, gate }).catch(() => undefined));
       const probed = gate ? [gate.waiting, concurrency.waiting] : [concurrency.waiting];
       await Promise.all(probes);
-      return { ended, waited, asked: asked.get(`/${lane}/${mode}/${encodeURIComponent(shape)}`) ?? 0, counted: await counted(metrics), left, current, probed };
+      return { ended, waited, asked: asked.get(path) ?? 0, counted: await counted(metrics), left, current, probed };
     } finally {
       await client.close();
     }
@@ -184,33 +193,38 @@ describe('UpstreamClient: a plain JSON read ends every call as the general path 
     }
   }
 
-  /** Ends that come before the vendor answers, each asked with the process bound full of holders. */
+  /**
+   * Ends that come before the vendor answers. The first three are asked with the process bound full
+   * of holders (in a batch, also with them holding the batch's gate, so that the call waits there);
+   * a path undici refuses never leaves the process.
+   */
   const EDGES = {
-    'the caller goes while queued': { holders: 2, maxQueue: 10, endWhileQueued: true, deadlineMs: 800 },
-    'the queue is full': { holders: 3, maxQueue: 1, endWhileQueued: false, deadlineMs: 800 },
-    'the deadline passes while queued': { holders: 2, maxQueue: 10, endWhileQueued: false, deadlineMs: 40 },
-    'a path undici refuses': { holders: 0, maxQueue: 10, endWhileQueued: false, deadlineMs: 800, path: '/edge/bad path' },
+    'the caller goes while queued': { holders: 2, maxQueue: 10, endWhileQueued: true, deadlineMs: 800, ends: 'ClientGoneError UPSTREAM_UNAVAILABLE' },
+    'the queue is full': { holders: 3, maxQueue: 1, endWhileQueued: false, deadlineMs: 800, ends: 'QueueFullError RATE_LIMITED' },
+    'the deadline passes while queued': { holders: 2, maxQueue: 10, endWhileQueued: false, deadlineMs: 40, ends: 'QueueTimeoutError UPSTREAM_TIMEOUT' },
+    'a path undici refuses': { holders: 0, maxQueue: 10, endWhileQueued: false, deadlineMs: 800, path: '/edge/bad path', ends: 'UpstreamError UPSTREAM_ERROR' },
   } as const;
-
-  const runEdge = (lane: Lane, edge: keyof typeof EDGES, batched: boolean) => measure(lane, 'edge', 'ok', { ...EDGES[edge], batched, read: true });
+  const WAITS_AT = ['process', 'batch', 'batch gate'] as const;
 
   for (const edge of Object.keys(EDGES) as Array<keyof typeof EDGES>) {
-    for (const batched of [false, true]) {
-      test(`${edge}${batched ? ', in a batch' : ''}: both lanes end it alike, the vendor not asked, every slot back`, async () => {
-        const [plain, general] = [await runEdge('plain', edge, batched), await runEdge('general', edge, batched)];
+    for (const at of WAITS_AT) {
+      // The queue-full end is the process queue's, and a refused path never waits.
+      if (at === 'batch gate' && (edge === 'the queue is full' || edge === 'a path undici refuses')) continue;
+      test(`${edge}${at === 'process' ? '' : at === 'batch' ? ', in a batch' : ', at the batch gate'}: both lanes end it alike, the vendor not asked, every slot back`, async () => {
+        const { ends, ...spec } = EDGES[edge];
+        const setting = { ...spec, batched: at !== 'process', holdBatch: at === 'batch gate', read: true };
+        const [plain, general] = [await measure('plain', 'edge', 'ok', setting), await measure('general', 'edge', 'ok', setting)];
         expect(plain).toEqual(general);
+        expect(plain.ended).toBe(ends);
         expect(plain.asked).toBe(0);
         expect(plain.left.every((n) => n === 0)).toBe(true);
-        expect(plain.probed).toEqual(batched ? [3 - plain.current, 0] : [3 - plain.current]);
-        const expected = {
-          'the caller goes while queued': /^ClientGoneError UPSTREAM_UNAVAILABLE$/,
-          'the queue is full': /^RateLimitedError RATE_LIMITED$/,
-          'the deadline passes while queued': /^UpstreamTimeoutError UPSTREAM_TIMEOUT$/,
-          'a path undici refuses': /^\w+Error \w+$/,
-        }[edge];
-        expect(plain.ended).toMatch(expected);
-        // With the process bound full, one call waits: ours, or (queue full) the third holder.
-        expect(plain.waited).toBe(EDGES[edge].holders > 0 ? 1 : 0);
+        expect(plain.probed).toEqual(at === 'process' ? [3 - plain.current] : [3 - plain.current, 0]);
+        // One call waits: ours, or (queue full) the third holder.
+        expect(plain.waited).toBe(spec.holders > 0 ? 1 : 0);
+        if (edge === 'a path undici refuses') {
+          // Refused in the process, before any connection, and not asked again: one error counted.
+          expect(plain.counted).toEqual([expect.stringMatching(/outcome="error"\} 1$/)]);
+        }
       }, 20_000);
     }
   }
