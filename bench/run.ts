@@ -35,13 +35,14 @@ const OUT = resolve(option('out', resolve(ROOT, 'bench/results')));
 const ROUNDS = Number(option('rounds', '3'));
 const DURATION = Number(option('duration', '10'));
 /**
- * Seconds of the same load, not counted, before each measured round of A, B and E. Between its
- * rounds a server idles for the others' (about 40 s in A), during which V8 deoptimizes code the
- * server runs hot (undici's HTTP/1 client among it); the first second back, spent optimizing it
- * again, costs up to twice the CPU per request of the seconds after it (README, "A server that has
- * been idle"). Which server that hits in which round is chance: noise in a comparison of steady rates.
+ * Seconds of the same load, not counted, before each measured run of A, B and E. Between its rounds
+ * a server idles for the others' (about 40 s in A), and its first second back costs up to twice
+ * the CPU per request of the seconds after it, the gateway more than the proxy, while V8 optimizes
+ * again code it deoptimized during the idle (README, "A server that has been idle"). The targets
+ * compare steady rates, so that second is not counted.
  */
 const WARMUP = Number(option('warmup', '1'));
+if (!(WARMUP >= 0)) throw new Error(`--warmup takes seconds (0 or more), not ${option('warmup', '1')}`);
 const LATENCY = Number(option('latency', '0'));
 const LABEL = option('label', 'run');
 const D_SECONDS = Number(option('d-seconds', '90'));
@@ -465,7 +466,10 @@ async function main(): Promise<void> {
   }
   // One request at a time: what B costs beside A, for the gateway and, as the floor this upstream
   // allows, for the bare proxy making the same vendor calls.
-  const serial = (spec: Omit<LoadSpec, 'duration'>, seconds = DURATION) => load({ ...spec, connections: 1, duration: seconds, sampleEvery: 1 });
+  const serial = async (spec: Omit<LoadSpec, 'duration'>, seconds = DURATION) => {
+    await warm({ ...spec, connections: 1 });
+    return load({ ...spec, connections: 1, duration: seconds, sampleEvery: 1 });
+  };
   const serialRuns = [await serial(aGateway), await serial(aBaseline), await serial(bBaseline)];
   const [sA, sBaseA, sBaseB] = serialRuns.map((r) => r.msPerRequest) as [number, number, number];
   // B against its floor (the same 50 vendor calls made from the server's core with nothing in
