@@ -49,6 +49,21 @@ export function option(name: string, fallback: string, argv: readonly string[] =
   return value;
 }
 
+/**
+ * Stops the run on an option the script does not take: `--duraton 10` would otherwise run for the
+ * default duration and say nothing. `valued` options take the next argument as their value.
+ */
+export function onlyOptions(valued: readonly string[], switches: readonly string[], argv: readonly string[] = process.argv): void {
+  for (let i = 2; i < argv.length; i++) {
+    const name = argv[i]!.startsWith('--') ? argv[i]!.slice(2) : '';
+    if (valued.includes(name)) i++;
+    else if (!switches.includes(name)) {
+      const known = [...valued, ...switches].map((n) => `--${n}`).join(', ');
+      throw new Error(`unknown option ${JSON.stringify(argv[i])}; this script takes ${known}`);
+    }
+  }
+}
+
 /** What a started process is: a server under measurement (core 0), or a driver (the simulators). */
 export type Role = 'server' | 'driver';
 const coreOf = (role: Role): string => (role === 'server' ? SERVER_CORE : DRIVER_CORE);

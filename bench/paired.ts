@@ -6,7 +6,7 @@ import autocannon from 'autocannon';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
 import { appendHistory } from './history.js';
 import { launch, stopAll, stopAllOnSignals } from './launch.js';
-import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
+import { compareBuilds, cpuSeconds, DRIVER_CORE, onlyOptions, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
 
 /**
  * `npm run bench:paired`: workload A on two servers loaded at the same time, sharing the server's
@@ -37,6 +37,7 @@ const DIST = resolve(ROOT, 'dist');
 /** Where results go: bench/results unless `--out DIR`. */
 const OUT = resolve(option('out', resolve(ROOT, 'bench/results')));
 
+onlyOptions(['out', 'rounds', 'seconds', 'connections', 'label', 'compare', 'node-flags'], []);
 const ROUNDS = Number(option('rounds', '9'));
 const SECONDS = Number(option('seconds', '4'));
 const CONNECTIONS = Number(option('connections', '25'));

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { chartSvg, type ChartInput } from './chart.js';
-import { compareBuilds, cpuSeconds, DRIVER_CORE, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
+import { compareBuilds, cpuSeconds, DRIVER_CORE, onlyOptions, option, pinned, pinSelf, SERVER_CORE, serverNodeFlags, type Role } from './machine.js';
 import { appendHistory } from './history.js';
 import { launch, stopAll, stopAllOnSignals, type Launched } from './launch.js';
 import { GATEWAY_ENV, KNOWN_USERS, LOGIN, READY, USER_QUERY } from './workload-a.js';
@@ -32,6 +32,7 @@ const DIST = resolve(ROOT, 'dist');
 /** Where results go: bench/results unless `--out DIR` (a test's scratch directory, say). */
 const OUT = resolve(option('out', resolve(ROOT, 'bench/results')));
 
+onlyOptions(['out', 'rounds', 'duration', 'warmup', 'latency', 'label', 'd-seconds', 'only', 'compare', 'node-flags', 'render'], ['skip-d', 'no-traced', 'no-apollo']);
 const ROUNDS = Number(option('rounds', '3'));
 const DURATION = Number(option('duration', '10'));
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { commandFor, compareBuilds, DRIVER_CORE, option, serverNodeFlags } from '../../bench/machine.js';
+import { commandFor, compareBuilds, DRIVER_CORE, onlyOptions, option, serverNodeFlags } from '../../bench/machine.js';
 
 /** The bench scripts' command line: what `--compare`, `--node-flags` and the roles turn into. */
 
@@ -26,6 +26,21 @@ describe('compareBuilds', () => {
 
   it('is empty without --compare', () => {
     expect(compareBuilds(argv('--rounds', '3'))).toEqual([]);
+  });
+});
+
+describe('onlyOptions', () => {
+  const check = (...args: string[]) => onlyOptions(['rounds', 'node-flags', 'compare'], ['no-apollo'], argv(...args));
+
+  it('takes the options the script knows, a value after each valued one (even one made of flags)', () => {
+    expect(() => check('--rounds', '5', '--no-apollo', '--node-flags', '--max-semi-space-size=64', '--compare', 'x=dist/src/app/main.js --no-opt')).not.toThrow();
+    expect(() => check()).not.toThrow();
+  });
+
+  it('stops the run on a misspelt option, a stray value, or a switch given a value, naming it', () => {
+    expect(() => check('--round', '5')).toThrow('unknown option "--round"; this script takes --rounds, --node-flags, --compare, --no-apollo');
+    expect(() => check('--rounds', '5', '7')).toThrow('unknown option "7"');
+    expect(() => check('--no-apollo', 'yes')).toThrow('unknown option "yes"');
   });
 });
 

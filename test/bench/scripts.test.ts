@@ -44,6 +44,22 @@ describe('npm run bench', () => {
   }, 60_000);
 });
 
+describe("the README's bench commands", () => {
+  /** The inline `npm run bench -- …` commands of the README, as a user would copy them. */
+  const inline = [...readFileSync(resolve(ROOT, 'README.md'), 'utf8').matchAll(/`npm run bench -- ([^`]+)`/g)].map((m) => m[1]!);
+
+  it('takes every option they name (run in render mode, so nothing is measured), and refuses one it does not know', async () => {
+    expect(inline.length).toBeGreaterThan(0);
+    for (const [i, command] of inline.entries()) {
+      const args = command.replace(/\bNAME\b/g, 'readme').split(' ');
+      const dir = resolve(out, `readme-${i}`);
+      await run(process.execPath, [resolve(DIST, 'bench/run.js'), ...args, '--render', resolve(ROOT, 'bench/results/latest.json'), '--out', dir], { cwd: ROOT });
+      expect(readFileSync(resolve(dir, 'latest.md'), 'utf8')).toBe(readFileSync(resolve(ROOT, 'bench/results/latest.md'), 'utf8'));
+    }
+    await expect(run(process.execPath, [resolve(DIST, 'bench/run.js'), '--duraton', '10', '--render', resolve(ROOT, 'bench/results/latest.json'), '--out', resolve(out, 'typo')], { cwd: ROOT })).rejects.toThrow(/unknown option "--duraton"/);
+  }, 60_000);
+});
+
 describe('npm run bench:paired', () => {
   it('runs a build with flags of its own beside the gateway, every server with the run-wide flags, and records both', async () => {
     const dir = resolve(out, 'paired');
