@@ -375,14 +375,8 @@ export class UpstreamClient {
     // The hottest case, a JSON call with nothing of its own to add: the same steps as below, each
     // gate told by a callback when the call has ended (see `straight`).
     if (this.plain(call, note) && !(call.rate && this.options.limiter)) {
-      const go = (done?: () => void) => {
-        try {
-          return this.straight(call, deadline(), done, note);
-        } catch (error) {
-          done?.();
-          return Promise.reject(error as Error);
-        }
-      };
+      // `straight` never throws: what can fail runs inside its promise, or in `loop`'s.
+      const go = (done?: () => void) => this.straight(call, deadline(), done, note);
       // The process's slot inside the batch's, as below; a process turn that never comes gives the batch's slot back.
       const underShared = shared ? (batch?: () => void) => shared.runHeld((own) => go(batch ? () => (own(), batch()) : own), bounds, batch) : go;
       return call.gate ? call.gate.runHeld(underShared, bounds) : underShared();
